@@ -1,0 +1,37 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""van-mm: Visual Attention Network backbones for OpenMMLab detection and
+segmentation.
+
+torch and mmcv (with compiled ops) are not install requirements: pip would
+pull a CUDA torch or build mmcv in an isolated environment where torch is
+missing. ``scripts/install.sh`` installs the whole stack in the right order.
+"""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def version():
+    scope = {}
+    with open(osp.join(osp.dirname(__file__), 'van_mm', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='van-mm',
+    version=version(),
+    description='Visual Attention Network (VAN) backbones for mmdet, mmseg '
+    'and mmpretrain',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.8',
+    packages=find_packages(include=['van_mm', 'van_mm.*']),
+    install_requires=['mmengine>=0.10.0,<1.0.0', 'numpy'],
+    extras_require={
+        'det': ['mmdet>=3.3.0,<3.4.0'],
+        'seg': ['mmsegmentation>=1.2.2,<1.3.0', 'ftfy', 'regex'],
+        'tests': ['pytest'],
+    },
+)

@@ -1,0 +1,63 @@
+"""Loading official VAN-Classification checkpoints into the backbone."""
+import pytest
+import torch
+
+from van_mm import VAN
+from van_mm.checkpoint import CheckpointError, convert_state_dict
+
+
+def pretrained(path, arch='b0', **kwargs):
+    model = VAN(arch=arch, init_cfg=dict(type='Pretrained', checkpoint=path),
+                **kwargs)
+    model.init_weights()
+    return model.eval()
+
+
+def test_official_file_gives_official_outputs(official_b0, official_b0_file):
+    """Same official-layout weights, same input: every stage within 1e-5."""
+    model = pretrained(official_b0_file)
+    x = torch.rand(2, 3, 97, 131, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = official_b0.forward_stages(x)
+        outs = model(x)
+    for i, (a, b) in enumerate(zip(ref, outs)):
+        assert a.shape == b.shape
+        assert (a - b).abs().max().item() <= 1e-5, f'stage {i}'
+
+
+def test_every_official_tensor_is_used(official_b0):
+    converted = convert_state_dict(official_b0.state_dict())
+    assert converted.layout.name == 'official'
+    assert sorted(converted.dropped) == ['head.bias', 'head.weight']
+    assert converted.state_dict.keys() == VAN(arch='b0').state_dict().keys()
+
+
+def test_backbone_prefix_of_a_detector_is_stripped(official_b0):
+    det = {f'backbone.{k}': v for k, v in official_b0.state_dict().items()}
+    det['neck.lateral_convs.0.conv.weight'] = torch.zeros(1)
+    converted = convert_state_dict({'state_dict': det}['state_dict'])
+    assert converted.state_dict.keys() == VAN(arch='b0').state_dict().keys()
+    assert 'neck.lateral_convs.0.conv.weight' in converted.dropped
+
+
+def test_wrong_arch_names_first_mismatching_key(official_b0_file):
+    with pytest.raises(CheckpointError) as err:
+        pretrained(official_b0_file, arch='b1')
+    msg = str(err.value)
+    assert 'stages.0.patch_embed.proj.weight' in msg
+    assert '(32, 3, 7, 7)' in msg and '(64, 3, 7, 7)' in msg
+    assert "looks like arch 'b0'" in msg
+    assert official_b0_file in msg
+
+
+def test_missing_checkpoint_names_the_path(tmp_path):
+    path = str(tmp_path / 'nowhere' / 'van_b0.pth')
+    with pytest.raises(FileNotFoundError, match='nowhere/van_b0.pth'):
+        pretrained(path)
+
+
+def test_not_a_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / 'image.pth'
+    path.write_bytes(b'\x89PNG not a checkpoint')
+    with pytest.raises(CheckpointError, match='image.pth'):
+        pretrained(str(path))

@@ -1,0 +1,14 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""van-mm: the Visual Attention Network (VAN) for OpenMMLab dense prediction.
+
+``custom_imports=dict(imports=['van_mm'])`` in an mmdet / mmseg / mmpretrain
+config registers the ``VAN`` backbone and applies van_mm's compatibility
+fixes for the installed stack (:mod:`van_mm.compat`).
+"""
+from . import compat
+from .models import VAN
+from .version import __version__
+
+compat.apply()
+
+__all__ = ['VAN', '__version__']

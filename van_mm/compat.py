@@ -1,0 +1,132 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Fixes for the stack van_mm runs on (mmengine 0.10.7, mmcv 2.1, torch>=2.6).
+
+Everything that adapts the installed OpenMMLab stack lives here and is
+applied once, by :func:`apply`, when ``van_mm`` is imported:
+
+* torch >= 2.6 unpickles with ``weights_only=True`` by default, and
+  mmengine 0.10.7 calls ``torch.load`` without the argument, so checkpoints
+  that mmengine's Runner saved (they hold a ``HistoryBuffer`` and numpy
+  arrays in ``message_hub``) could not be resumed or tested (mmengine issue
+  1655). The few classes those files hold are allow-listed for the safe
+  unpickler instead of turning safety off, and ``HistoryBuffer`` pickles
+  as its constructor arguments (by default its statistics methods are
+  pickled through ``getattr``, which no safe unpickler may allow).
+* Distributed runs on machines without CUDA (gloo): mmengine always calls
+  ``torch.cuda.set_device``, wraps the model in DDP with ``device_ids=[rank]``
+  (rejected for CPU modules) and keeps SyncBN layers (which need CUDA). On
+  such machines the init skips ``set_device`` and the model wrapper reverts
+  SyncBN to BN and passes ``device_ids=None``. Nothing changes where CUDA is
+  available.
+* mmpretrain's registries import ``mmpretrain.models`` (and datasets,
+  metrics) before building anything, and those import torchvision, which
+  has no CPU build for current torch. Without torchvision the import error
+  is logged once per registry instead of failing every build: the modules
+  registered before the failing import (all of mmpretrain's backbones, and
+  van_mm's models) stay buildable.
+"""
+import functools
+import logging
+
+import numpy as np
+import torch
+
+_applied = False
+
+
+def _history_buffer_reduce(self):
+    """Pickle a ``HistoryBuffer`` as ``HistoryBuffer(logs, counts, max)``."""
+    return (type(self), (self._log_history, self._count_history,
+                         self.max_length))
+
+
+def _runner_checkpoint_globals() -> list:
+    """Classes (besides tensors and containers) in mmengine Runner files."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    multiarray = np._core.multiarray if hasattr(np, '_core') \
+        else np.core.multiarray
+    dtypes = {type(np.dtype(t)) for t in np.sctypeDict.values()}
+    return [
+        HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct,
+        multiarray.scalar, *sorted(dtypes, key=str)
+    ]
+
+
+def _init_dist_pytorch_cpu(original):
+    """mmengine's ``_init_dist_pytorch`` without ``torch.cuda.set_device``
+    when CUDA is unavailable (backend forced to gloo)."""
+
+    @functools.wraps(original)
+    def init(backend, init_backend='torch', **kwargs):
+        if torch.cuda.is_available():
+            return original(backend, init_backend=init_backend, **kwargs)
+        import torch.distributed as torch_dist
+        torch_dist.init_process_group(backend='gloo', **kwargs)
+
+    return init
+
+
+def _wrap_model_cpu(original):
+    """``Runner.wrap_model`` for distributed runs without CUDA."""
+
+    @functools.wraps(original)
+    def wrap_model(self, model_wrapper_cfg, model):
+        if torch.cuda.is_available() or not self.distributed:
+            return original(self, model_wrapper_cfg, model)
+        from mmengine.model import (MMDistributedDataParallel,
+                                    revert_sync_batchnorm)
+        self.logger.info('No CUDA: distributed training on CPU with gloo; '
+                         'SyncBN layers are reverted to BN.')
+        model = revert_sync_batchnorm(model)
+        return MMDistributedDataParallel(
+            module=model,
+            device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=self.cfg.get('find_unused_parameters',
+                                                False))
+
+    return wrap_model
+
+
+def _import_from_location_without_torchvision(original):
+    """``Registry.import_from_location`` that survives a missing
+    torchvision."""
+
+    @functools.wraps(original)
+    def import_from_location(self):
+        try:
+            original(self)
+        except ModuleNotFoundError as e:
+            if not (e.name or '').startswith('torchvision'):
+                raise
+            self._imported = True
+            from mmengine.logging import print_log
+            print_log(
+                f'{self.scope} {self.name} registry: importing '
+                f'{self._locations} needs torchvision, which is not '
+                'installed; only the modules registered before that import '
+                'are available.',
+                logger='current', level=logging.WARNING)
+
+    return import_from_location
+
+
+def apply() -> None:
+    """Apply the fixes above; calling it again does nothing."""
+    global _applied
+    if _applied:
+        return
+    _applied = True
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    HistoryBuffer.__reduce__ = _history_buffer_reduce
+    torch.serialization.add_safe_globals(_runner_checkpoint_globals())
+
+    import mmengine.dist.utils as dist_utils
+    from mmengine.registry import Registry
+    from mmengine.runner import Runner
+    Registry.import_from_location = _import_from_location_without_torchvision(
+        Registry.import_from_location)
+    dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu(
+        dist_utils._init_dist_pytorch)
+    Runner.wrap_model = _wrap_model_cpu(Runner.wrap_model)

@@ -1,0 +1,411 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Visual Attention Network (VAN) backbone for dense prediction.
+
+Guo et al., "Visual Attention Network", 2022 (https://arxiv.org/abs/2202.09741).
+The maths follows the official VAN-Classification code exactly; the module
+layout is van_mm's own (``stages.{i}.patch_embed / blocks / norm``) and
+:mod:`van_mm.checkpoint` maps published checkpoints onto it.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from van_mm.checkpoint import load_pretrained
+from van_mm.registry import register_model
+
+
+class LKA(nn.Module):
+    """Large Kernel Attention: a 21x21 kernel decomposed with dilation 3.
+
+    ``attn = conv1(conv_spatial(conv0(x)))`` and the output is ``x * attn``
+    (element-wise, no normalisation).
+
+    Args:
+        dims (int): Channels C. Input and output are (B, C, H, W).
+    """
+
+    def __init__(self, dims: int):
+        super().__init__()
+        # (2d-1)x(2d-1) depth-wise conv: local context.
+        self.conv0 = nn.Conv2d(dims, dims, 5, padding=2, groups=dims)
+        # ceil(K/d)xceil(K/d) depth-wise conv with dilation d: long range.
+        self.conv_spatial = nn.Conv2d(
+            dims, dims, 7, padding=9, dilation=3, groups=dims)
+        # 1x1 conv: channel adaptability.
+        self.conv1 = nn.Conv2d(dims, dims, 1)
+
+    def attention_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The map ``attn`` that multiplies ``x``; shape (B, C, H, W)."""
+        return self.conv1(self.conv_spatial(self.conv0(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.attention_map(x)
+
+
+class SpatialAttention(nn.Module):
+    """``proj_2(LKA(GELU(proj_1(x)))) + x`` with 1x1 projections.
+
+    Args:
+        dims (int): Channels C. Input and output are (B, C, H, W).
+    """
+
+    def __init__(self, dims: int):
+        super().__init__()
+        self.proj_1 = nn.Conv2d(dims, dims, 1)
+        self.activation = nn.GELU()
+        self.spatial_gating_unit = LKA(dims)
+        self.proj_2 = nn.Conv2d(dims, dims, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x
+        x = self.activation(self.proj_1(x))
+        x = self.spatial_gating_unit(x)
+        return self.proj_2(x) + shortcut
+
+
+class ConvMlp(nn.Module):
+    """Convolutional feed-forward network: ``fc2(GELU(dwconv(fc1(x))))``.
+
+    ``fc1``/``fc2`` are 1x1 convs, ``dwconv`` a 3x3 depth-wise conv.
+
+    Args:
+        dims (int): Input and output channels C.
+        hidden_dims (int): Hidden channels (``mlp_ratio * C``).
+        drop (float): Dropout after the activation and after ``fc2``.
+            Defaults to 0.
+    """
+
+    def __init__(self, dims: int, hidden_dims: int, drop: float = 0.):
+        super().__init__()
+        self.fc1 = nn.Conv2d(dims, hidden_dims, 1)
+        self.dwconv = nn.Conv2d(
+            hidden_dims, hidden_dims, 3, padding=1, groups=hidden_dims)
+        self.act = nn.GELU()
+        self.fc2 = nn.Conv2d(hidden_dims, dims, 1)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.act(self.dwconv(self.fc1(x))))
+        return self.drop(self.fc2(x))
+
+
+class VANBlock(nn.Module):
+    """One VAN block: two pre-norm residual branches with layer scale.
+
+    ``x = x + drop_path(ls1 * attn(norm1(x)))``, then
+    ``x = x + drop_path(ls2 * mlp(norm2(x)))``; ``norm1``/``norm2`` are
+    BatchNorm (``norm_cfg``), ``ls1``/``ls2`` per-channel scales initialised
+    to ``layer_scale_init``.
+
+    Args:
+        dims (int): Channels C. Input and output are (B, C, H, W).
+        mlp_ratio (float): Hidden channels of the MLP over C.
+        drop (float): Dropout rate inside the MLP. Defaults to 0.
+        drop_path (float): Stochastic depth rate of this block. Defaults to 0.
+        norm_cfg (dict): Config of the two BN layers.
+            Defaults to ``dict(type='BN')``.
+        layer_scale_init (float): Initial layer scale. Defaults to 1e-2.
+    """
+
+    def __init__(self,
+                 dims: int,
+                 mlp_ratio: float,
+                 drop: float = 0.,
+                 drop_path: float = 0.,
+                 norm_cfg: Dict = dict(type='BN'),
+                 layer_scale_init: float = 1e-2):
+        super().__init__()
+        self.norm1 = build_norm_layer(norm_cfg, dims)[1]
+        self.attn = SpatialAttention(dims)
+        self.norm2 = build_norm_layer(norm_cfg, dims)[1]
+        self.mlp = ConvMlp(dims, int(dims * mlp_ratio), drop)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.layer_scale_1 = nn.Parameter(torch.full((dims, ),
+                                                     layer_scale_init))
+        self.layer_scale_2 = nn.Parameter(torch.full((dims, ),
+                                                     layer_scale_init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(
+            self.layer_scale_1[:, None, None] * self.attn(self.norm1(x)))
+        x = x + self.drop_path(
+            self.layer_scale_2[:, None, None] * self.mlp(self.norm2(x)))
+        return x
+
+
+class OverlapPatchEmbed(nn.Module):
+    """Strided convolution followed by BatchNorm.
+
+    Args:
+        in_channels (int): Input channels.
+        embed_dims (int): Output channels.
+        patch_size (int): Kernel size; padding is ``patch_size // 2``.
+        stride (int): Down-sampling factor.
+        norm_cfg (dict): Config of the BN layer.
+    """
+
+    def __init__(self, in_channels: int, embed_dims: int, patch_size: int,
+                 stride: int, norm_cfg: Dict):
+        super().__init__()
+        self.proj = nn.Conv2d(
+            in_channels,
+            embed_dims,
+            patch_size,
+            stride=stride,
+            padding=patch_size // 2)
+        self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.proj(x))
+
+
+class ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels of an NCHW tensor; returns NCHW."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(
+            x.permute(0, 2, 3, 1), self.normalized_shape, self.weight,
+            self.bias, self.eps)
+        return x.permute(0, 3, 1, 2).contiguous()
+
+
+class VANStage(nn.Module):
+    """Patch embedding, ``depth`` VAN blocks, then LayerNorm over channels.
+
+    Args:
+        in_channels (int): Input channels.
+        embed_dims (int): Channels of this stage.
+        depth (int): Number of blocks.
+        mlp_ratio (float): MLP expansion of the blocks.
+        patch_size (int): Kernel size of the patch embedding.
+        stride (int): Stride of the patch embedding.
+        drop_paths (Sequence[float]): Drop-path rate of each block.
+        drop (float): Dropout inside the MLPs.
+        norm_cfg (dict): Config of the BN layers.
+        ln_eps (float): Epsilon of the closing LayerNorm.
+        with_cp (bool): Checkpoint each block's activations to save memory.
+    """
+
+    def __init__(self, in_channels: int, embed_dims: int, depth: int,
+                 mlp_ratio: float, patch_size: int, stride: int,
+                 drop_paths: Sequence[float], drop: float, norm_cfg: Dict,
+                 ln_eps: float, with_cp: bool):
+        super().__init__()
+        self.with_cp = with_cp
+        self.patch_embed = OverlapPatchEmbed(in_channels, embed_dims,
+                                             patch_size, stride, norm_cfg)
+        self.blocks = nn.ModuleList([
+            VANBlock(embed_dims, mlp_ratio, drop, drop_paths[j], norm_cfg)
+            for j in range(depth)
+        ])
+        self.norm = ChannelLayerNorm(embed_dims, eps=ln_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x)
+        for block in self.blocks:
+            if self.with_cp and torch.is_grad_enabled():
+                x = cp.checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
+        return self.norm(x)
+
+
+@register_model
+class VAN(BaseModule):
+    """Visual Attention Network backbone.
+
+    Four stages at strides 4, 8, 16 and 32 (a 7x7/stride-4 patch embedding,
+    then 3x3/stride-2 ones), each followed by a LayerNorm over channels.
+
+    Args:
+        arch (str | dict): ``'b0'``-``'b6'`` (aliases ``'tiny'``, ``'small'``,
+            ``'base'``, ``'large'`` for b0-b3), or a dict with keys
+            ``embed_dims``, ``depths`` and ``mlp_ratios`` (4 entries each).
+            Defaults to ``'b0'``.
+        in_channels (int): Image channels. Defaults to 3.
+        out_indices (Sequence[int]): Stages whose outputs are returned, in
+            0..3. Defaults to ``(0, 1, 2, 3)``.
+        drop_rate (float): Dropout inside the MLPs. Defaults to 0.
+        drop_path_rate (float): Stochastic depth rate of the last block; it
+            rises linearly from 0 over all blocks. Defaults to 0.
+        norm_cfg (dict): Config of the BatchNorm layers (``'BN'`` or
+            ``'SyncBN'``). Defaults to ``dict(type='BN', requires_grad=True)``.
+        ln_eps (float): Epsilon of the LayerNorm after each stage; the
+            official weights were trained with 1e-6. Defaults to 1e-6.
+        frozen_stages (int): Freeze the first ``frozen_stages`` stages
+            (patch embedding, blocks, norm): no gradient and BN in eval mode.
+            0 or -1 freezes nothing. Defaults to -1.
+        norm_eval (bool): Keep every BN layer in eval mode while training
+            (frozen running statistics). Defaults to False.
+        with_cp (bool): Activation checkpointing per block
+            (``use_reentrant=False``): less memory, more compute.
+            Defaults to False.
+        init_cfg (dict, optional): ``dict(type='Pretrained',
+            checkpoint=PATH_OR_URL)`` loads a VAN checkpoint in any layout
+            known to :mod:`van_mm.checkpoint` (e.g. the official
+            VAN-Classification ``.pth.tar``). Defaults to None (random init
+            as in the official code).
+
+    Shapes:
+        Input (B, in_channels, H, W) with any H, W. Output: a tuple with one
+        tensor per ``out_indices`` entry, stage i of shape
+        (B, embed_dims[i], ceil(H / 2**(i+2)), ceil(W / 2**(i+2))), NCHW and
+        contiguous.
+
+    Example:
+        >>> model = VAN(arch='b0')
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 224, 224))]
+        [(1, 32, 56, 56), (1, 64, 28, 28), (1, 160, 14, 14), (1, 256, 7, 7)]
+    """
+
+    arch_zoo = {
+        **dict.fromkeys(['b0', 'tiny'], dict(
+            embed_dims=[32, 64, 160, 256], depths=[3, 3, 5, 2],
+            mlp_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['b1', 'small'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[2, 2, 4, 2],
+            mlp_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['b2', 'base'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[3, 3, 12, 3],
+            mlp_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['b3', 'large'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[3, 5, 27, 3],
+            mlp_ratios=[8, 8, 4, 4])),
+        'b4': dict(
+            embed_dims=[64, 128, 320, 512], depths=[3, 6, 40, 3],
+            mlp_ratios=[8, 8, 4, 4]),
+        'b5': dict(
+            embed_dims=[96, 192, 480, 768], depths=[3, 3, 24, 3],
+            mlp_ratios=[8, 8, 4, 4]),
+        'b6': dict(
+            embed_dims=[96, 192, 384, 768], depths=[6, 6, 90, 6],
+            mlp_ratios=[8, 8, 4, 4]),
+    }  # yapf: disable
+    patch_sizes = (7, 3, 3, 3)
+    strides = (4, 2, 2, 2)
+
+    def __init__(self,
+                 arch: Union[str, Dict] = 'b0',
+                 in_channels: int = 3,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 norm_cfg: Dict = dict(type='BN', requires_grad=True),
+                 ln_eps: float = 1e-6,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[Dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.arch_settings = self.parse_arch(arch)
+        self.embed_dims = self.arch_settings['embed_dims']
+        self.depths = self.arch_settings['depths']
+        self.mlp_ratios = self.arch_settings['mlp_ratios']
+
+        num_stages = len(self.depths)
+        out_indices = tuple(out_indices)
+        if not out_indices or any(i not in range(num_stages)
+                                  for i in out_indices):
+            raise ValueError(f'out_indices must pick stages in 0..'
+                             f'{num_stages - 1}, got {out_indices}')
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+
+        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        self.stages = nn.ModuleList()
+        for i, depth in enumerate(self.depths):
+            first = sum(self.depths[:i])
+            self.stages.append(
+                VANStage(
+                    in_channels=in_channels if i == 0 else
+                    self.embed_dims[i - 1],
+                    embed_dims=self.embed_dims[i],
+                    depth=depth,
+                    mlp_ratio=self.mlp_ratios[i],
+                    patch_size=self.patch_sizes[i],
+                    stride=self.strides[i],
+                    drop_paths=dpr[first:first + depth],
+                    drop=drop_rate,
+                    norm_cfg=norm_cfg,
+                    ln_eps=ln_eps,
+                    with_cp=with_cp))
+        self._freeze_stages()
+
+    @classmethod
+    def parse_arch(cls, arch: Union[str, Dict]) -> Dict[str, List]:
+        """Resolve an arch name or dict to ``embed_dims/depths/mlp_ratios``."""
+        if isinstance(arch, str):
+            if arch.lower() not in cls.arch_zoo:
+                raise KeyError(f'Unknown VAN arch {arch!r}; choose one of '
+                               f'{sorted(cls.arch_zoo)} or pass a dict with '
+                               'embed_dims, depths and mlp_ratios.')
+            return {k: list(v) for k, v in cls.arch_zoo[arch.lower()].items()}
+        keys = {'embed_dims', 'depths', 'mlp_ratios'}
+        if not isinstance(arch, dict) or set(arch) != keys:
+            raise KeyError(f'A custom VAN arch must be a dict with exactly the '
+                           f'keys {sorted(keys)}, got {arch!r}.')
+        if len({len(v) for v in arch.values()}) != 1:
+            raise ValueError('embed_dims, depths and mlp_ratios of a custom '
+                             f'VAN arch must have equal lengths: {arch!r}')
+        return {k: list(v) for k, v in arch.items()}
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.out_indices:
+                outs.append(x)
+            if i == max(self.out_indices):
+                break  # later stages would get no gradient
+        return tuple(outs)
+
+    def _freeze_stages(self):
+        for stage in self.stages[:max(self.frozen_stages, 0)]:
+            stage.eval()
+            for param in stage.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def init_weights(self):
+        """Official random init, or load ``init_cfg.checkpoint``."""
+        if self.init_cfg is not None and self.init_cfg.get(
+                'type') == 'Pretrained':
+            load_pretrained(self, self.init_cfg['checkpoint'],
+                            self.init_cfg.get('prefix'),
+                            self.init_cfg.get('allow_pickle', False))
+            self._is_init = True
+            return
+        if self.init_cfg is not None:
+            super().init_weights()
+            return
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Conv2d):
+                fan_out = (m.kernel_size[0] * m.kernel_size[1] *
+                           m.out_channels // m.groups)
+                nn.init.normal_(m.weight, 0, (2.0 / fan_out)**0.5)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        print_log('VAN: random initialisation (no pretrained checkpoint).',
+                  logger='current')
