@@ -1,0 +1,9 @@
+# RetinaNet with VAN-B3 on COCO 2017, 12 epochs. Paper: 54.5M params, 47.5 AP.
+_base_ = './retinanet_van_b2_1x.py'
+pretrained = 'https://huggingface.co/Visual-Attention-Network/VAN-Large-original/resolve/main/van_large_839.pth.tar'  # noqa
+
+model = dict(
+    backbone=dict(
+        arch='b3',
+        drop_path_rate=0.3,
+        init_cfg=dict(checkpoint=pretrained)))

@@ -1,0 +1,83 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Test (and evaluate) a detector or segmentor checkpoint.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR]
+        [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+
+Detection configs print COCO bbox (and segm) AP through mmdet's CocoMetric
+and ``--out`` dumps the predictions to a ``.pkl`` file; segmentation configs
+print mIoU/mAcc/aAcc through mmseg's IoUMetric and ``--out`` writes the
+predicted label maps to a folder. ``--show-dir`` saves painted predictions.
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from van_mm.tools import load_config, task_of
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a VAN detector or segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--out', help='detection: dump predictions to this .pkl file; '
+        'segmentation: write predicted label maps to this folder')
+    parser.add_argument(
+        '--show-dir', help='save painted predictions to this folder (under '
+        'the work dir\'s timestamp folder unless absolute)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, xxx=yyy format')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main():
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher)
+    if not os.path.isfile(args.checkpoint):
+        raise SystemExit(f'Checkpoint not found: {args.checkpoint!r}')
+    cfg.load_from = args.checkpoint
+    task = task_of(cfg)
+
+    if args.show_dir:
+        hook = cfg.default_hooks.get('visualization')
+        if hook is None:
+            raise SystemExit('--show-dir needs a VisualizationHook in '
+                             'default_hooks of the config.')
+        hook.draw = True
+        if task == 'det':
+            hook.test_out_dir = args.show_dir
+        else:
+            cfg.visualizer.save_dir = args.show_dir
+    if args.out and task == 'seg':
+        cfg.test_evaluator.output_dir = args.out
+        cfg.test_evaluator.keep_results = True
+    if args.out and task == 'det' and not args.out.endswith(
+            ('.pkl', '.pickle')):
+        raise SystemExit(f'--out must name a .pkl file, got {args.out!r}')
+
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+        else RUNNERS.build(cfg)
+    if args.out and task == 'det':
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

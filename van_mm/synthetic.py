@@ -1,0 +1,204 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Small synthetic datasets in the real on-disk formats, made on the fly.
+
+Used by the tests, the quick-start and the learning benchmarks, so that no
+dataset is downloaded or committed:
+
+* :func:`make_coco_shapes`: COCO-format instance segmentation (JPEG files,
+  ``annotations/instances_{train,val}2017.json`` with polygons) of circles,
+  squares and triangles on textured backgrounds.
+* :func:`make_ade_scenes`: ADE20K-layout semantic segmentation
+  (``images/{training,validation}/*.jpg``, ``annotations/.../*.png``, label
+  0 = ignore, classes 1..N so that ``reduce_zero_label=True`` maps them to
+  0..N-1).
+
+Everything is drawn with OpenCV from a seeded ``numpy`` generator, so the
+same arguments give the same files.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Tuple
+
+import cv2
+import numpy as np
+
+SHAPE_CLASSES = ('circle', 'square', 'triangle')
+SCENE_CLASSES = ('sky', 'grass', 'water', 'road', 'building')
+
+
+def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A random gradient with blotchy noise and stripes, BGR uint8."""
+    c0, c1 = rng.uniform(40, 215, (2, 3))
+    t = np.linspace(0, 1, w if rng.random() < .5 else h)
+    grad = c0 + (c1 - c0) * t[:, None]
+    img = np.broadcast_to(grad[None] if len(t) == w else grad[:, None],
+                          (h, w, 3)).astype(np.float32)
+    noise = cv2.resize(rng.normal(0, 25, (h // 8 + 1, w // 8 + 1, 3)),
+                       (w, h), interpolation=cv2.INTER_CUBIC)
+    period = rng.uniform(6, 20)
+    stripes = 12 * np.sin(np.arange(w) * 2 * np.pi / period)[None, :, None]
+    return np.clip(img + noise + stripes + rng.normal(0, 6, (h, w, 3)), 0,
+                   255).astype(np.uint8)
+
+
+def _shape_polygon(rng: np.random.Generator, kind: str, cx: float,
+                   cy: float, r: float) -> np.ndarray:
+    """Polygon (N, 2) of a circle, square or triangle of radius r."""
+    if kind == 'circle':
+        angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    elif kind == 'square':
+        angles = np.pi / 4 + np.arange(4) * np.pi / 2
+    else:
+        angles = -np.pi / 2 + np.arange(3) * 2 * np.pi / 3
+    angles = angles + (rng.uniform(0, 2 * np.pi) if kind != 'circle' else 0)
+    return np.stack([cx + r * np.cos(angles), cy + r * np.sin(angles)], 1)
+
+
+def _shapes_image(rng: np.random.Generator, h: int, w: int,
+                  max_objects: int) -> Tuple[np.ndarray, List[Dict]]:
+    img = _background(rng, h, w)
+    objects, placed = [], []
+    for _ in range(int(rng.integers(1, max_objects + 1))):
+        for _attempt in range(20):
+            r = rng.uniform(0.08, 0.22) * min(h, w)
+            cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
+            if all(np.hypot(cx - x, cy - y) > r + q + 2
+                   for x, y, q in placed):
+                break
+        else:
+            continue
+        placed.append((cx, cy, r))
+        label = int(rng.integers(len(SHAPE_CLASSES)))
+        poly = _shape_polygon(rng, SHAPE_CLASSES[label], cx, cy, r)
+        color = [int(c) for c in rng.integers(0, 256, 3)]
+        cv2.fillPoly(img, [np.round(poly).astype(np.int32)], color)
+        objects.append(dict(label=label, polygon=poly))
+    return img, objects
+
+
+def make_coco_shapes(root: str,
+                     num_train: int = 16,
+                     num_val: int = 4,
+                     image_size: Tuple[int, int] = (192, 256),
+                     max_objects: int = 4,
+                     seed: int = 0) -> Dict[str, str]:
+    """Write a COCO-format shapes dataset under ``root``.
+
+    Layout: ``root/{train2017,val2017}/*.jpg`` and
+    ``root/annotations/instances_{train2017,val2017}.json``, categories
+    ``circle``, ``square`` and ``triangle`` (ids 1-3).
+
+    Args:
+        root: Output folder (created).
+        num_train / num_val: Number of images per split.
+        image_size: (height, width) of every image.
+        max_objects: Up to this many non-overlapping objects per image.
+        seed: Random seed; the same seed gives the same dataset.
+
+    Returns:
+        Paths of the two annotation files, keyed by ``'train'``/``'val'``.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = image_size
+    categories = [
+        dict(id=i + 1, name=name, supercategory='shape')
+        for i, name in enumerate(SHAPE_CLASSES)
+    ]
+    paths = {}
+    ann_id = 1
+    for split, num in (('train', num_train), ('val', num_val)):
+        folder = f'{split}2017'
+        os.makedirs(osp.join(root, folder), exist_ok=True)
+        os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+        images, annotations = [], []
+        for i in range(num):
+            img, objects = _shapes_image(rng, h, w, max_objects)
+            image_id = len(images) + 1
+            name = f'{split}_{i:05d}.jpg'
+            cv2.imwrite(osp.join(root, folder, name), img,
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            images.append(dict(id=image_id, file_name=name, height=h,
+                               width=w))
+            for obj in objects:
+                poly = obj['polygon']
+                x0, y0 = poly.min(0)
+                x1, y1 = poly.max(0)
+                annotations.append(
+                    dict(
+                        id=ann_id,
+                        image_id=image_id,
+                        category_id=obj['label'] + 1,
+                        segmentation=[poly.round(2).ravel().tolist()],
+                        area=float(cv2.contourArea(poly.astype(np.float32))),
+                        bbox=[float(x0), float(y0),
+                              float(x1 - x0), float(y1 - y0)],
+                        iscrowd=0))
+                ann_id += 1
+        paths[split] = osp.join(root, 'annotations',
+                                f'instances_{folder}.json')
+        with open(paths[split], 'w') as f:
+            json.dump(dict(images=images, annotations=annotations,
+                           categories=categories), f)
+    return paths
+
+
+def _scene_image(rng: np.random.Generator, h: int,
+                 w: int) -> Tuple[np.ndarray, np.ndarray]:
+    """A layered scene and its label map (0 = unlabelled, 1..N classes)."""
+    colors = np.array([[235, 190, 120], [60, 170, 50], [180, 90, 30],
+                       [90, 90, 90], [70, 110, 200]], np.float32)  # BGR
+    label = np.zeros((h, w), np.uint8)
+    horizon = int(rng.uniform(0.3, 0.6) * h)
+    label[:horizon] = 1  # sky
+    ground = 2 if rng.random() < .5 else 3  # grass or water
+    label[horizon:] = ground
+    # A road: a trapezoid from the bottom to the horizon.
+    cx = rng.uniform(0.3, 0.7) * w
+    road = np.array([[cx - 0.35 * w, h], [cx + 0.35 * w, h],
+                     [cx + 0.04 * w, horizon], [cx - 0.04 * w, horizon]])
+    cv2.fillPoly(label, [road.astype(np.int32)], 4)
+    # Buildings standing on the horizon.
+    for _ in range(int(rng.integers(1, 4))):
+        bw = rng.uniform(0.08, 0.2) * w
+        bh = rng.uniform(0.15, 0.45) * h
+        x0 = rng.uniform(0, w - bw)
+        y0 = max(horizon - bh, 0)
+        label[int(y0):horizon + 2, int(x0):int(x0 + bw)] = 5
+    img = colors[label - 1] + rng.normal(0, 18, (h, w, 3))
+    img += cv2.resize(rng.normal(0, 20, (h // 8 + 1, w // 8 + 1, 3)),
+                      (w, h), interpolation=cv2.INTER_CUBIC)
+    # Unlabelled seams between regions, as in ADE20K's annotations.
+    edges = cv2.morphologyEx(label, cv2.MORPH_GRADIENT, np.ones((3, 3)))
+    label[edges > 0] = 0
+    return np.clip(img, 0, 255).astype(np.uint8), label
+
+
+def make_ade_scenes(root: str,
+                    num_train: int = 16,
+                    num_val: int = 4,
+                    image_size: Tuple[int, int] = (192, 256),
+                    seed: int = 0) -> str:
+    """Write an ADE20K-layout scenes dataset under ``root``.
+
+    Layout: ``root/images/{training,validation}/*.jpg`` and
+    ``root/annotations/{training,validation}/*.png`` with label 0 for
+    unlabelled pixels and 1..5 for :data:`SCENE_CLASSES`, i.e. the labels
+    that ``reduce_zero_label=True`` turns into 0..4 with 0 ignored (255).
+
+    Returns:
+        ``root``.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = image_size
+    for split, num in (('training', num_train), ('validation', num_val)):
+        os.makedirs(osp.join(root, 'images', split), exist_ok=True)
+        os.makedirs(osp.join(root, 'annotations', split), exist_ok=True)
+        for i in range(num):
+            img, label = _scene_image(rng, h, w)
+            name = f'ADE_{split}_{i:08d}'
+            cv2.imwrite(osp.join(root, 'images', split, name + '.jpg'), img,
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(osp.join(root, 'annotations', split, name + '.png'),
+                        label)
+    return root

@@ -1,0 +1,41 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""What ``tools/train.py`` and ``tools/test.py`` share."""
+import os.path as osp
+from typing import Dict, Optional
+
+from mmengine.config import Config
+
+TASKS = {'mmdet': 'det', 'mmseg': 'seg'}
+
+
+def task_of(cfg: Config) -> str:
+    """``'det'`` or ``'seg'``, from the config's ``default_scope``."""
+    scope = cfg.get('default_scope')
+    if scope not in TASKS:
+        raise ValueError(
+            f'Config default_scope is {scope!r}; van_mm tools run mmdet and '
+            "mmseg configs (inherit mmdet's or mmseg's default_runtime).")
+    return TASKS[scope]
+
+
+def load_config(path: str,
+                cfg_options: Optional[Dict] = None,
+                work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """Read a config the way mmdet's/mmseg's tools do: options merged, the
+    launcher set and ``work_dir`` from the CLI, the config, or
+    ``./work_dirs/CONFIG_NAME``; fails early unless it is an mmdet or mmseg
+    config."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Config not found: {path!r}')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    task_of(cfg)
+    return cfg
