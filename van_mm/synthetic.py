@@ -7,7 +7,8 @@ dataset is downloaded or committed:
 * :func:`make_coco_shapes`: COCO-format instance segmentation (JPEG files,
   ``annotations/instances_{train,val}2017.json`` with polygons) of circles,
   squares and triangles on textured backgrounds.
-* :func:`make_ade_scenes`: ADE20K-layout semantic segmentation
+* :func:`make_ade_scenes`: ADE20K-layout semantic segmentation of scenes
+  whose classes differ in pattern and layout, not colour
   (``images/{training,validation}/*.jpg``, ``annotations/.../*.png``, label
   0 = ignore, classes 1..N so that ``reduce_zero_label=True`` maps them to
   0..N-1).
@@ -143,21 +144,52 @@ def make_coco_shapes(root: str,
     return paths
 
 
+def _texture(rng: np.random.Generator, kind: str, h: int,
+             w: int) -> np.ndarray:
+    """A (h, w, 3) float texture in a random colour; the class shows in the
+    pattern, not in the colour."""
+    base = rng.uniform(40, 215, 3)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == 'sky':  # smooth vertical gradient
+        other = rng.uniform(40, 215, 3)
+        t = (yy / h)[..., None]
+        return base * (1 - t) + other * t
+    if kind == 'grass':  # fine, vertically streaked noise
+        blades = cv2.resize(rng.normal(0, 45, (h // 3 + 1, w, 3)), (w, h))
+        return base + blades
+    if kind == 'water':  # horizontal waves
+        period = rng.uniform(5, 10)
+        waves = np.sin(yy * 2 * np.pi / period +
+                       2 * np.sin(xx / rng.uniform(15, 30)))
+        return base + 35 * waves[..., None]
+    if kind == 'road':  # flat with coarse speckle
+        speckle = cv2.resize(rng.normal(0, 12, (h // 4 + 1, w // 4 + 1, 3)),
+                             (w, h), interpolation=cv2.INTER_NEAREST)
+        return base + speckle
+    # building: a grid of windows
+    step = int(rng.integers(6, 11))
+    windows = ((yy % step) < step / 2) & ((xx % step) < step / 2)
+    shade = rng.uniform(50, 90) * rng.choice([-1, 1])
+    return base + shade * windows[..., None]
+
+
 def _scene_image(rng: np.random.Generator, h: int,
                  w: int) -> Tuple[np.ndarray, np.ndarray]:
-    """A layered scene and its label map (0 = unlabelled, 1..N classes)."""
-    colors = np.array([[235, 190, 120], [60, 170, 50], [180, 90, 30],
-                       [90, 90, 90], [70, 110, 200]], np.float32)  # BGR
+    """A layered scene and its label map (0 = unlabelled, 1..N classes).
+
+    Every class gets a random colour in every image, so a model has to
+    learn the classes from their patterns and layout.
+    """
     label = np.zeros((h, w), np.uint8)
     horizon = int(rng.uniform(0.3, 0.6) * h)
     label[:horizon] = 1  # sky
-    ground = 2 if rng.random() < .5 else 3  # grass or water
-    label[horizon:] = ground
+    label[horizon:] = 2 if rng.random() < .5 else 3  # grass or water
     # A road: a trapezoid from the bottom to the horizon.
     cx = rng.uniform(0.3, 0.7) * w
     road = np.array([[cx - 0.35 * w, h], [cx + 0.35 * w, h],
                      [cx + 0.04 * w, horizon], [cx - 0.04 * w, horizon]])
-    cv2.fillPoly(label, [road.astype(np.int32)], 4)
+    if rng.random() < 0.8:
+        cv2.fillPoly(label, [road.astype(np.int32)], 4)
     # Buildings standing on the horizon.
     for _ in range(int(rng.integers(1, 4))):
         bw = rng.uniform(0.08, 0.2) * w
@@ -165,9 +197,12 @@ def _scene_image(rng: np.random.Generator, h: int,
         x0 = rng.uniform(0, w - bw)
         y0 = max(horizon - bh, 0)
         label[int(y0):horizon + 2, int(x0):int(x0 + bw)] = 5
-    img = colors[label - 1] + rng.normal(0, 18, (h, w, 3))
-    img += cv2.resize(rng.normal(0, 20, (h // 8 + 1, w // 8 + 1, 3)),
-                      (w, h), interpolation=cv2.INTER_CUBIC)
+    img = np.zeros((h, w, 3), np.float32)
+    for index, kind in enumerate(SCENE_CLASSES, start=1):
+        mask = label == index
+        if mask.any():
+            img[mask] = _texture(rng, kind, h, w)[mask]
+    img += rng.normal(0, 8, (h, w, 3))
     # Unlabelled seams between regions, as in ADE20K's annotations.
     edges = cv2.morphologyEx(label, cv2.MORPH_GRADIENT, np.ones((3, 3)))
     label[edges > 0] = 0

@@ -1,0 +1,125 @@
+"""Segmentation configs: sizes, settings, and a loss and a predict step."""
+import math
+
+import pytest
+import torch
+from mmengine.model import revert_sync_batchnorm
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from mmseg.utils import register_all_modules
+
+from helpers import load, params_m, to_tiny_b0
+
+register_all_modules()
+
+# Parameter counts (M): SPEC section 3 (8/18/30/49M and 32/44/57/75M)
+# reproduced with mmseg's FPN/FPNHead and UPerHead/FCNHead.
+SEG_PARAMS_M = {
+    'fpn_van_b0_ade20k_40k.py': 7.98,
+    'fpn_van_b1_ade20k_40k.py': 17.62,
+    'fpn_van_b2_ade20k_40k.py': 30.33,
+    'fpn_van_b3_ade20k_40k.py': 48.52,
+    'upernet_van_b0_ade20k_160k.py': 32.13,
+    'upernet_van_b1_ade20k_160k.py': 43.84,
+    'upernet_van_b2_ade20k_160k.py': 56.55,
+    'upernet_van_b3_ade20k_160k.py': 74.74,
+}
+ARCH = {'b0': 'VAN-Tiny', 'b1': 'VAN-Small', 'b2': 'VAN-Base',
+        'b3': 'VAN-Large'}
+
+
+@pytest.mark.parametrize('name', sorted(SEG_PARAMS_M))
+def test_params_match_paper(name):
+    cfg = load(name)
+    assert cfg.default_scope == 'mmseg'
+    assert params_m(MODELS.build(cfg.model)) == pytest.approx(
+        SEG_PARAMS_M[name], rel=0.01)
+
+
+@pytest.mark.parametrize('name', sorted(SEG_PARAMS_M))
+def test_training_settings(name):
+    """SPEC section 3 settings for Semantic FPN and UperNet."""
+    cfg = load(name)
+    assert cfg.custom_imports.imports == ['van_mm']
+    backbone = cfg.model.backbone
+    assert backbone.init_cfg.checkpoint.startswith(
+        'https://huggingface.co/Visual-Attention-Network/'
+        f'{ARCH[backbone.arch]}-original/')
+    assert backbone.drop_path_rate == (0.3 if backbone.arch == 'b3' else
+                                       0.2 if name.startswith('fpn') else
+                                       0.1)
+    assert cfg.crop_size == (512, 512)
+    assert cfg.model.data_preprocessor.size == (512, 512)
+    assert cfg.train_dataloader.dataset.data_root == \
+        'data/ade/ADEChallengeData2016'
+    assert cfg.train_dataloader.dataset.type == 'ADE20KDataset'
+    assert cfg.model.decode_head.num_classes == 150
+    opt = cfg.optim_wrapper.optimizer
+    if name.startswith('fpn'):
+        assert (opt.type, opt.lr, opt.weight_decay) == ('AdamW', 2e-4, 1e-4)
+        assert cfg.model.neck.out_channels == 256
+        assert cfg.model.decode_head.channels == 128
+        assert cfg.train_dataloader.batch_size == 4
+        assert cfg.train_cfg.max_iters == 40000
+        (poly, ) = cfg.param_scheduler
+        assert (poly.type, poly.power) == ('PolyLR', 0.9)
+    else:
+        assert (opt.type, opt.lr, opt.weight_decay,
+                opt.betas) == ('AdamW', 6e-5, 0.01, (0.9, 0.999))
+        assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
+        assert cfg.model.decode_head.channels == 512
+        aux = cfg.model.auxiliary_head
+        assert (aux.in_index, aux.loss_decode.loss_weight) == (2, 0.4)
+        assert cfg.train_dataloader.batch_size == 2
+        assert cfg.train_cfg.max_iters == 160000
+        warmup, poly = cfg.param_scheduler
+        assert (warmup.type, warmup.end) == ('LinearLR', 1500)
+        assert (poly.type, poly.power, poly.begin) == ('PolyLR', 1.0, 1500)
+
+
+def _seg_inputs(shapes, num_classes=150):
+    g = torch.Generator().manual_seed(0)
+    inputs, samples = [], []
+    for h, w in shapes:
+        inputs.append(torch.randint(0, 256, (3, h, w), dtype=torch.uint8,
+                                    generator=g))
+        sample = SegDataSample(metainfo=dict(img_shape=(h, w),
+                                             ori_shape=(h, w),
+                                             pad_shape=(h, w)))
+        label = torch.randint(0, num_classes, (1, h, w), generator=g)
+        label[:, :4] = 255  # ignored pixels
+        sample.gt_sem_seg = PixelData(data=label)
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+@pytest.mark.parametrize('name', sorted(SEG_PARAMS_M))
+def test_loss_and_predict_step(name):
+    """Each config (with a VAN-B0 backbone) trains and predicts on CPU."""
+    cfg = to_tiny_b0(load(name))
+    if 'auxiliary_head' in cfg.model:
+        cfg.model.auxiliary_head.in_channels = 160  # B0 stage 3
+    if cfg.model.decode_head.type == 'UPerHead':
+        cfg.model.decode_head.in_channels = [32, 64, 160, 256]
+    cfg.model.data_preprocessor.size = (64, 96)
+    torch.manual_seed(0)
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model.init_weights()
+    packed = _seg_inputs([(64, 96), (64, 96)])
+    model.train()
+    losses = model(**model.data_preprocessor(packed, True), mode='loss')
+    total, _ = model.parse_losses(losses)
+    assert math.isfinite(total.item()) and total.item() > 0
+    if 'auxiliary_head' in cfg.model:
+        assert 'aux.loss_ce' in losses
+    total.backward()
+    assert model.backbone.stages[0].patch_embed.proj.weight.grad is not None
+
+    model.eval()
+    packed = _seg_inputs([(70, 90)])
+    with torch.no_grad():
+        (result, ) = model(**model.data_preprocessor(packed, False),
+                           mode='predict')
+    assert result.pred_sem_seg.data.shape == (1, 70, 90)
+    assert result.seg_logits.data.shape == (150, 70, 90)

@@ -1,0 +1,84 @@
+"""tools/train.py, tools/test.py and dist_train.sh with a segmentation
+config, end to end on a generated ADE20K-layout dataset."""
+import glob
+import os
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import CONFIGS, run_tool
+from van_mm.synthetic import SCENE_CLASSES, make_ade_scenes
+
+CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
+FAST = [
+    'train_dataloader.batch_size=2',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'val_dataloader.num_workers=0',
+    'val_dataloader.persistent_workers=False',
+    'test_dataloader.num_workers=0',
+    'test_dataloader.persistent_workers=False',
+    'default_hooks.logger.interval=1',
+]
+
+
+def iters(n):
+    return [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
+            f'default_hooks.checkpoint.interval={n}']
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory):
+    """A folder holding data/scenes/ (what the config's data_root names)."""
+    root = tmp_path_factory.mktemp('seg_ws')
+    make_ade_scenes(str(root / 'data' / 'scenes'), num_train=6, num_val=3,
+                    seed=2)
+    return root
+
+
+def test_generated_ade_layout(workspace):
+    data = workspace / 'data' / 'scenes'
+    for split, num in (('training', 6), ('validation', 3)):
+        images = sorted(glob.glob(f'{data}/images/{split}/*.jpg'))
+        labels = sorted(glob.glob(f'{data}/annotations/{split}/*.png'))
+        assert len(images) == len(labels) == num
+        assert [os.path.basename(p)[:-4] for p in images] == \
+            [os.path.basename(p)[:-4] for p in labels]
+    label = cv2.imread(labels[0], cv2.IMREAD_UNCHANGED)
+    assert label.dtype == np.uint8 and label.ndim == 2
+    values = set(np.unique(label))
+    assert 0 in values  # unlabelled seams, ignored by reduce_zero_label
+    assert values <= set(range(len(SCENE_CLASSES) + 1)) and len(values) > 2
+
+
+def test_train_then_test_prints_miou(workspace):
+    work = workspace / 'work'
+    log = run_tool(['tools/train.py', CONFIG, '--work-dir', work,
+                    '--cfg-options', *FAST, *iters(2)], cwd=workspace)
+    assert 'Iter(train) [2/2]' in log and 'decode.loss_ce' in log
+    assert (work / 'iter_2.pth').is_file()
+
+    show, out = workspace / 'show', workspace / 'pred'
+    log = run_tool(['tools/test.py', CONFIG, work / 'iter_2.pth',
+                    '--work-dir', work, '--show-dir', show, '--out', out,
+                    '--cfg-options', *FAST], cwd=workspace)
+    for metric in ('aAcc', 'mIoU', 'mAcc'):
+        assert re.search(rf'{metric}: \d+\.\d+', log), metric
+    painted = glob.glob(f'{work}/*/{show.name}/**/*.png', recursive=True) + \
+        glob.glob(f'{show}/**/*.png', recursive=True)
+    assert len(painted) == 3
+    assert cv2.imread(painted[0]).ndim == 3
+    assert len(glob.glob(f'{out}/*.png')) == 3
+
+
+def test_dist_train_two_processes(workspace):
+    work = workspace / 'dist'
+    log = run_tool(['tools/dist_train.sh', CONFIG, 2, '--work-dir', work,
+                    '--cfg-options', *FAST, *iters(2)], cwd=workspace,
+                   env=dict(PORT='29621', OMP_NUM_THREADS='1'))
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log
+    assert 'distributed training on CPU with gloo' in log
+    assert re.search(r'mIoU: \d+\.\d+', log)
+    assert (work / 'iter_2.pth').is_file()
