@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install.sh
-"${PYTHON:-python3}" tools/backbone_demo.py
+bash scripts/quickstart.sh

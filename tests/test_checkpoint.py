@@ -61,3 +61,28 @@ def test_not_a_checkpoint_is_a_clear_error(tmp_path):
     path.write_bytes(b'\x89PNG not a checkpoint')
     with pytest.raises(CheckpointError, match='image.pth'):
         pretrained(str(path))
+
+
+def test_detector_config_loads_official_weights(tmp_path):
+    """configs/maskrcnn_van_b2_1x.py with init_cfg pointing at an official
+    VAN-B2 file ends up with exactly those weights in its backbone."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    import official_van
+    from conftest import randomize
+    from helpers import load
+    register_all_modules()
+    official = randomize(official_van.van_b2(), seed=3)
+    path = str(tmp_path / 'van_base_828.pth.tar')
+    torch.save({'state_dict': official.state_dict()}, path)
+
+    cfg = load('maskrcnn_van_b2_1x.py')
+    cfg.model.backbone.init_cfg.checkpoint = path
+    detector = MODELS.build(cfg.model)
+    detector.init_weights()
+    expected = convert_state_dict(official.state_dict()).state_dict
+    loaded = detector.backbone.state_dict()
+    assert loaded.keys() == expected.keys()
+    for key, value in expected.items():
+        assert torch.equal(loaded[key], value), key
