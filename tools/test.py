@@ -63,6 +63,7 @@ def main():
             hook.test_out_dir = args.show_dir
         else:
             cfg.visualizer.save_dir = args.show_dir
+            hook.interval = 1  # mmseg's hook paints every 50th by default
     if args.out and task == 'seg':
         cfg.test_evaluator.output_dir = args.out
         cfg.test_evaluator.keep_results = True
