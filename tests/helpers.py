@@ -60,6 +60,28 @@ def lighten(cfg: Config) -> Config:
     return cfg
 
 
+# --cfg-options for quick tool runs: batch 2, data loaded in the main
+# process, a log line every iteration.
+QUICK_RUN = [
+    'train_dataloader.batch_size=2',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'val_dataloader.num_workers=0',
+    'val_dataloader.persistent_workers=False',
+    'test_dataloader.num_workers=0',
+    'test_dataloader.persistent_workers=False',
+    'default_hooks.logger.interval=1',
+]
+
+
+def iters(n, interval=None):
+    """--cfg-options for ``n`` training iterations, validating and saving
+    every ``interval`` (default: at the end)."""
+    interval = interval or n
+    return [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={interval}',
+            f'default_hooks.checkpoint.interval={interval}']
+
+
 def run_tool(args, cwd, timeout=900, env=None):
     """Run a repo script (``tools/*.py`` or ``*.sh``) and return its output;
     fail with the tail of the log if it exits non-zero."""

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import CONFIGS, REPO, run_tool
+from helpers import CONFIGS, QUICK_RUN, REPO, iters, run_tool
 from van_mm.synthetic import make_coco_shapes
 
 CONFIG = os.path.join(CONFIGS, 'shapes', 'maskrcnn_van_b0_shapes.py')
@@ -18,21 +18,8 @@ LIGHT = [
     'model.train_cfg.rcnn.sampler.num=32',
     'model.test_cfg.rpn.max_per_img=50',
     'model.test_cfg.rcnn.max_per_img=20',
-    'train_dataloader.batch_size=2',
-    'train_dataloader.num_workers=0',
-    'train_dataloader.persistent_workers=False',
-    'val_dataloader.num_workers=0',
-    'val_dataloader.persistent_workers=False',
-    'test_dataloader.num_workers=0',
-    'test_dataloader.persistent_workers=False',
-    'default_hooks.logger.interval=1',
+    *QUICK_RUN,
 ]
-
-
-def iters(n, interval=None):
-    interval = interval or n
-    return [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={interval}',
-            f'default_hooks.checkpoint.interval={interval}']
 
 
 @pytest.fixture(scope='module')

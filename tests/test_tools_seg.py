@@ -8,25 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import CONFIGS, run_tool
+from helpers import CONFIGS, QUICK_RUN, iters, run_tool
 from van_mm.synthetic import SCENE_CLASSES, make_ade_scenes
 
 CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
-FAST = [
-    'train_dataloader.batch_size=2',
-    'train_dataloader.num_workers=0',
-    'train_dataloader.persistent_workers=False',
-    'val_dataloader.num_workers=0',
-    'val_dataloader.persistent_workers=False',
-    'test_dataloader.num_workers=0',
-    'test_dataloader.persistent_workers=False',
-    'default_hooks.logger.interval=1',
-]
-
-
-def iters(n):
-    return [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
-            f'default_hooks.checkpoint.interval={n}']
 
 
 @pytest.fixture(scope='module')
@@ -56,14 +41,14 @@ def test_generated_ade_layout(workspace):
 def test_train_then_test_prints_miou(workspace):
     work = workspace / 'work'
     log = run_tool(['tools/train.py', CONFIG, '--work-dir', work,
-                    '--cfg-options', *FAST, *iters(2)], cwd=workspace)
+                    '--cfg-options', *QUICK_RUN, *iters(2)], cwd=workspace)
     assert 'Iter(train) [2/2]' in log and 'decode.loss_ce' in log
     assert (work / 'iter_2.pth').is_file()
 
     show, out = workspace / 'show', workspace / 'pred'
     log = run_tool(['tools/test.py', CONFIG, work / 'iter_2.pth',
                     '--work-dir', work, '--show-dir', show, '--out', out,
-                    '--cfg-options', *FAST], cwd=workspace)
+                    '--cfg-options', *QUICK_RUN], cwd=workspace)
     for metric in ('aAcc', 'mIoU', 'mAcc'):
         assert re.search(rf'{metric}: \d+\.\d+', log), metric
     painted = glob.glob(f'{work}/*/{show.name}/**/*.png', recursive=True) + \
@@ -76,7 +61,7 @@ def test_train_then_test_prints_miou(workspace):
 def test_dist_train_two_processes(workspace):
     work = workspace / 'dist'
     log = run_tool(['tools/dist_train.sh', CONFIG, 2, '--work-dir', work,
-                    '--cfg-options', *FAST, *iters(2)], cwd=workspace,
+                    '--cfg-options', *QUICK_RUN, *iters(2)], cwd=workspace,
                    env=dict(PORT='29621', OMP_NUM_THREADS='1'))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     assert 'distributed training on CPU with gloo' in log
