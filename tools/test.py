@@ -9,39 +9,22 @@ and ``--out`` dumps the predictions to a ``.pkl`` file; segmentation configs
 print mIoU/mAcc/aAcc through mmseg's IoUMetric and ``--out`` writes the
 predicted label maps to a folder. ``--show-dir`` saves painted predictions.
 """
-import argparse
 import os
 
-from mmengine.config import DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from van_mm.tools import load_config, task_of
+from van_mm.tools import (build_runner, load_config, parse_tool_args,
+                          task_of, tool_parser)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description='Test (and evaluate) a VAN detector or segmentor')
-    parser.add_argument('config', help='test config file path')
+    parser = tool_parser('Test (and evaluate) a VAN detector or segmentor')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument(
         '--out', help='detection: dump predictions to this .pkl file; '
         'segmentation: write predicted label maps to this folder')
     parser.add_argument(
         '--show-dir', help='save painted predictions to this folder (under '
         'the work dir\'s timestamp folder unless absolute)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, xxx=yyy format')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser)
 
 
 def main():
@@ -71,8 +54,7 @@ def main():
             ('.pkl', '.pickle')):
         raise SystemExit(f'--out must name a .pkl file, got {args.out!r}')
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     if args.out and task == 'det':
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(

@@ -7,21 +7,12 @@
 The interface of mmdet's and mmseg's ``tools/train.py``; the task follows
 from the config's ``default_scope``.
 """
-import argparse
-import os
-
-from mmengine.config import DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from van_mm.tools import load_config
+from van_mm.tools import (build_runner, load_config, parse_tool_args,
+                          tool_parser)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description='Train a VAN detector or segmentor')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser = tool_parser('Train a VAN detector or segmentor')
     parser.add_argument(
         '--amp', action='store_true',
         help='enable automatic-mixed-precision training (CUDA only)')
@@ -29,17 +20,7 @@ def parse_args():
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or without a value from the '
         'latest checkpoint in the work directory')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, xxx=yyy format')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser)
 
 
 def main():
@@ -55,9 +36,7 @@ def main():
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
-    runner.train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

@@ -229,16 +229,19 @@ def check_compatible(model: torch.nn.Module,
     model's keys with the model's shapes; the message names the first key
     that differs."""
     own = model.state_dict()
-    found = infer_arch(state_dict)
-    hint = (f'the checkpoint looks like arch {found!r}'
-            if found else 'the checkpoint matches no built-in arch')
+
+    def hint():
+        found = infer_arch(state_dict)
+        return (f'the checkpoint looks like arch {found!r}' if found else
+                'the checkpoint matches no built-in arch')
+
     arch = getattr(model, 'arch_settings', None)
     for key, value in state_dict.items():
         if key in own and own[key].shape != value.shape:
             raise CheckpointError(
                 f'{source}: shape of {key!r} is {tuple(value.shape)} in the '
                 f'checkpoint but {tuple(own[key].shape)} in the model '
-                f'({arch}); {hint}. Set the backbone arch to match it.')
+                f'({arch}); {hint()}. Set the backbone arch to match it.')
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     if missing or unexpected:
@@ -246,7 +249,7 @@ def check_compatible(model: torch.nn.Module,
             f'{source}: {len(missing)} model keys are missing from the '
             f'checkpoint (first: {missing[:3]}) and {len(unexpected)} '
             f'checkpoint keys are not in the model (first: {unexpected[:3]});'
-            f' {hint}. Set the backbone arch to match it.')
+            f' {hint()}. Set the backbone arch to match it.')
 
 
 def load_pretrained(model: torch.nn.Module,

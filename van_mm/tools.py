@@ -1,9 +1,11 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
 """What ``tools/train.py`` and ``tools/test.py`` share."""
+import argparse
+import os
 import os.path as osp
 from typing import Dict, Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 TASKS = {'mmdet': 'det', 'mmseg': 'seg'}
 
@@ -39,3 +41,36 @@ def load_config(path: str,
                                 osp.splitext(osp.basename(path))[0])
     task_of(cfg)
     return cfg
+
+
+def tool_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with the arguments both tools take: CONFIG, ``--work-dir``,
+    ``--cfg-options``, ``--launcher`` and the launcher's ``--local-rank``.
+    The tool adds its own before calling :func:`parse_tool_args`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs, models '
+                        'and evaluation metrics')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, xxx=yyy format')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_runner(cfg: Config):
+    """mmengine's Runner, or the config's ``runner_type`` if it names one."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+        else RUNNERS.build(cfg)
