@@ -11,8 +11,8 @@ predicted label maps to a folder. ``--show-dir`` saves painted predictions.
 """
 import os
 
-from van_mm.tools import (build_runner, load_config, parse_tool_args,
-                          task_of, tool_parser)
+from van_mm.tools import (build_runner, close_distributed, load_config,
+                          parse_tool_args, task_of, tool_parser)
 
 
 def parse_args():
@@ -60,6 +60,7 @@ def main():
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     runner.test()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -7,8 +7,8 @@
 The interface of mmdet's and mmseg's ``tools/train.py``; the task follows
 from the config's ``default_scope``.
 """
-from van_mm.tools import (build_runner, load_config, parse_tool_args,
-                          tool_parser)
+from van_mm.tools import (build_runner, close_distributed, load_config,
+                          parse_tool_args, tool_parser)
 
 
 def parse_args():
@@ -37,6 +37,7 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
     build_runner(cfg).train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -68,6 +68,19 @@ def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
+def close_distributed() -> None:
+    """Wait for every rank, then tear the process group down.
+
+    Without this, a rank that finishes first (rank 1 skips the checkpoint
+    save) exits with gloo's threads still alive and can abort with
+    ``terminate called without an active exception``.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def build_runner(cfg: Config):
     """mmengine's Runner, or the config's ``runner_type`` if it names one."""
     from mmengine.registry import RUNNERS
