@@ -28,10 +28,11 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.8',
     packages=find_packages(include=['van_mm', 'van_mm.*']),
-    install_requires=['mmengine>=0.10.0,<1.0.0', 'numpy'],
+    install_requires=['mmengine>=0.10.0,<1.0.0', 'numpy', 'safetensors'],
     extras_require={
         'det': ['mmdet>=3.3.0,<3.4.0'],
         'seg': ['mmsegmentation>=1.2.2,<1.3.0', 'ftfy', 'regex'],
-        'tests': ['pytest'],
+        # transformers 5 dropped models/deprecated/van (HF equality tests)
+        'tests': ['pytest', 'transformers>=4.30,<5'],
     },
 )

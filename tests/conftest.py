@@ -23,7 +23,8 @@ def randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
                 t.copy_(torch.rand(t.shape, generator=g) * 0.9 + 0.1)
             else:
                 t.copy_(torch.randn(t.shape, generator=g) * 0.1)
-    return model.eval()
+    model.eval()  # some backbones' train() returns None
+    return model
 
 
 @pytest.fixture(scope='session')

@@ -36,8 +36,8 @@ def test_out_indices_pick_stages(out_indices):
     assert [o.shape[1] for o in outs] == [
         model.embed_dims[i] for i in out_indices
     ]
-    assert [o.shape[-1] for o in outs] == [64 // 2**(i + 2)
-                                          for i in out_indices]
+    assert [o.shape[-1] for o in outs] == [
+        64 // 2**(i + 2) for i in out_indices]
 
 
 def test_aliases_match_b_names():

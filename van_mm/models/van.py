@@ -1,7 +1,8 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
 """Visual Attention Network (VAN) backbone for dense prediction.
 
-Guo et al., "Visual Attention Network", 2022 (https://arxiv.org/abs/2202.09741).
+Guo et al., "Visual Attention Network", 2022
+(https://arxiv.org/abs/2202.09741).
 The maths follows the official VAN-Classification code exactly; the module
 layout is van_mm's own (``stages.{i}.patch_embed / blocks / norm``) and
 :mod:`van_mm.checkpoint` maps published checkpoints onto it.
@@ -128,7 +129,8 @@ class VANBlock(nn.Module):
         self.attn = SpatialAttention(dims)
         self.norm2 = build_norm_layer(norm_cfg, dims)[1]
         self.mlp = ConvMlp(dims, int(dims * mlp_ratio), drop)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = (DropPath(drop_path)
+                          if drop_path > 0 else nn.Identity())
         self.layer_scale_1 = nn.Parameter(torch.full((dims, ),
                                                      layer_scale_init))
         self.layer_scale_2 = nn.Parameter(torch.full((dims, ),
@@ -352,7 +354,7 @@ class VAN(BaseModule):
             return {k: list(v) for k, v in cls.arch_zoo[arch.lower()].items()}
         keys = {'embed_dims', 'depths', 'mlp_ratios'}
         if not isinstance(arch, dict) or set(arch) != keys:
-            raise KeyError(f'A custom VAN arch must be a dict with exactly the '
+            raise KeyError('A custom VAN arch must be a dict with exactly the '
                            f'keys {sorted(keys)}, got {arch!r}.')
         if len({len(v) for v in arch.values()}) != 1:
             raise ValueError('embed_dims, depths and mlp_ratios of a custom '

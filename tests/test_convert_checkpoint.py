@@ -1,0 +1,109 @@
+"""tools/convert_checkpoint.py: converts any layout, refuses bad files and
+then writes nothing."""
+import argparse
+import importlib.util
+import os
+
+import pytest
+import torch
+
+from conftest import randomize
+from helpers import REPO, run_tool
+from van_mm import VAN
+from van_mm.checkpoint import convert_state_dict, read_converted
+
+spec = importlib.util.spec_from_file_location(
+    'convert_checkpoint', os.path.join(REPO, 'tools', 'convert_checkpoint.py'))
+tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+
+
+def test_cli_converts_an_official_file(official_b0, official_b0_file,
+                                       tmp_path):
+    dst = tmp_path / 'out' / 'van_b0.pth'
+    log = run_tool(['tools/convert_checkpoint.py', official_b0_file, dst],
+                   cwd=tmp_path)
+    assert 'layout: official' in log
+    assert 'arch: b0' in log
+    assert 'dropped 2 non-backbone keys (head: 2)' in log
+
+    model = VAN(arch='b0', init_cfg=dict(type='Pretrained',
+                                         checkpoint=str(dst)))
+    model.init_weights()
+    expected = convert_state_dict(official_b0.state_dict()).state_dict
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+
+
+def test_head_and_output_layout(official_b0, official_b0_file, tmp_path):
+    """--with-head --to mmpretrain writes what mmpretrain's classifier
+    loads: backbone.* with mmpretrain's names and head.fc.*."""
+    dst = str(tmp_path / 'van-tiny.pth')
+    assert tool.main([official_b0_file, dst, '--with-head',
+                      '--to', 'mmpretrain']) == 0
+    state = torch.load(dst, weights_only=True)['state_dict']
+    assert torch.equal(state['head.fc.weight'],
+                       official_b0.state_dict()['head.weight'])
+    assert 'backbone.patch_embed1.projection.weight' in state
+    assert read_converted(dst).layout.name == 'mmpretrain'
+
+
+def truncated(src, path):
+    data = open(src, 'rb').read()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def random_bytes(src, path):
+    path.write_bytes(os.urandom(4096))
+
+
+def pickled_objects(src, path):
+    ckpt = torch.load(src, weights_only=True)
+    ckpt['meta'] = {'args': argparse.Namespace(lr=0.1)}  # needs unpickling
+    torch.save(ckpt, path)
+
+
+def unknown_arch(src, path):
+    """Widths of b0, one more block in the last stage: fits no arch."""
+    model = VAN(arch=dict(embed_dims=[32, 64, 160, 256],
+                          depths=[3, 3, 5, 3], mlp_ratios=[8, 8, 4, 4]))
+    torch.save({'state_dict': randomize(model).state_dict()}, path)
+
+
+@pytest.mark.parametrize('make,args,message', [
+    (None, ['--arch', 'b1'], "'stages.0.patch_embed.proj.weight' is "
+     "(32, 3, 7, 7) in the checkpoint but (64, 3, 7, 7)"),
+    (truncated, [], 'truncated or not a PyTorch'),
+    (random_bytes, [], 'truncated or not a PyTorch'),
+    (pickled_objects, [], '--allow-pickle'),
+    (unknown_arch, [], "not in the model (first: ['stages.3.blocks.2."),
+], ids=['wrong-arch', 'truncated', 'not-a-checkpoint', 'unsafe-pickle',
+        'fits-no-arch'])
+def test_bad_input_is_refused_and_nothing_written(
+        make, args, message, official_b0_file, tmp_path, capsys):
+    src = official_b0_file
+    if make is not None:
+        src = tmp_path / 'src.pth'
+        make(official_b0_file, src)
+    dst = tmp_path / 'dst.pth'
+    assert tool.main([str(src), str(dst), *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert str(src) in err
+    assert f'Nothing was written to {dst}' in err
+    assert os.listdir(tmp_path) == (['src.pth'] if make else [])
+
+
+def test_allow_pickle_opens_a_trusted_file(official_b0_file, tmp_path):
+    src = tmp_path / 'src.pth'
+    pickled_objects(official_b0_file, src)
+    dst = tmp_path / 'dst.safetensors'
+    assert tool.main([str(src), str(dst), '--allow-pickle']) == 0
+    assert read_converted(str(dst)).layout.name == 'van_mm'
+
+
+def test_missing_source_names_the_path(tmp_path, capsys):
+    assert tool.main([str(tmp_path / 'nope.pth'),
+                      str(tmp_path / 'dst.pth')]) == 1
+    assert 'nope.pth' in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
