@@ -37,8 +37,11 @@ def assert_stages_close(ref, outs):
 def mmpretrain_van():
     """mmpretrain's own VAN-tiny (LayerNorm eps 1e-5), random weights."""
     from mmpretrain.registry import MODELS
-    return randomize(MODELS.build(
-        dict(type='VAN', arch='tiny', out_indices=(0, 1, 2, 3))), seed=5)
+
+    # The scope prefix: another test may have set mmdet/mmseg as the default
+    # scope, where 'VAN' is van_mm's.
+    return randomize(MODELS.build(dict(
+        type='mmpretrain.VAN', arch='tiny', out_indices=(0, 1, 2, 3))), seed=5)
 
 
 def hf_van(with_head=False):
