@@ -1,0 +1,84 @@
+"""Inference fast paths give the outputs of the normal model: deploy mode
+(BN and layer scale folded, LKA's dilated conv phase by phase, MLP in bands
+of rows) and channels_last."""
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+
+from conftest import randomize
+from van_mm import VAN
+from van_mm.models.van import ConvMlp, PhaseSplitDWConv
+
+RTOL = 1e-4
+
+
+def image(*shape, seed=0):
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def assert_close(ref, outs):
+    """Each output within 1e-4 of the reference, relative to its range."""
+    assert len(ref) == len(outs)
+    for i, (a, b) in enumerate(zip(ref, outs)):
+        assert a.shape == b.shape
+        err = ((a - b).abs().max() / a.abs().max()).item()
+        assert err <= RTOL, f'output {i}: relative error {err:.2e}'
+
+
+@pytest.mark.parametrize('arch', ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6'])
+def test_deploy_mode_matches_normal_mode(arch):
+    model = randomize(VAN(arch=arch))
+    deployed = copy.deepcopy(model)
+    deployed.switch_to_deploy()
+    x = image(1, 3, 67, 93)
+    with torch.no_grad():
+        assert_close(model(x), deployed(x))
+    names = {name for name, _ in deployed.named_modules()}
+    assert not any(n.endswith(('norm1', 'norm2')) for n in names)
+    assert not any('layer_scale' in n for n, _ in deployed.named_parameters())
+
+
+@pytest.mark.parametrize('deploy', [False, True])
+def test_channels_last_matches_and_stays_channels_last(deploy):
+    model = randomize(VAN(arch='b0'))
+    fast = copy.deepcopy(model)
+    if deploy:
+        fast.switch_to_deploy()
+    fast = fast.to(memory_format=torch.channels_last)
+    x = image(2, 3, 64, 75)
+    with torch.no_grad():
+        outs = fast(x.to(memory_format=torch.channels_last))
+        assert_close(model(x), outs)
+    assert all(o.is_contiguous(memory_format=torch.channels_last)
+               for o in outs)
+
+
+@pytest.mark.parametrize('size', [(24, 24), (25, 31), (7, 5)])
+def test_phase_split_conv_equals_dilated_conv(size):
+    conv = nn.Conv2d(6, 6, 7, padding=9, dilation=3, groups=6)
+    x = image(2, 6, *size)
+    with torch.no_grad():
+        assert_close([conv(x)], [PhaseSplitDWConv(conv)(x)])
+
+
+def test_mlp_bands_equal_the_whole_mlp(monkeypatch):
+    """Bands of rows with one row of context give the unbanded result, at
+    the image borders too (band of 3 rows over 10)."""
+    mlp = randomize(ConvMlp(8, 32))
+    x = image(2, 8, 10, 7)
+    with torch.no_grad():
+        ref = mlp(x)
+        mlp.deploy = True
+        monkeypatch.setattr(ConvMlp, 'CHUNK_ABOVE_BYTES', 0)
+        monkeypatch.setattr(ConvMlp, 'CHUNK_BYTES', 2 * 32 * 7 * 4 * 3)
+        assert_close([ref], [mlp(x)])
+
+
+def test_deployed_model_refuses_to_train():
+    model = VAN(arch='b0')
+    model.switch_to_deploy()
+    assert not model.training
+    with pytest.raises(RuntimeError, match='deploy mode'):
+        model.train()
