@@ -4,8 +4,11 @@
 van_mm's backbone keys are ``stages.{i}.patch_embed.{proj,norm}.*``,
 ``stages.{i}.blocks.{j}.{norm1,attn,norm2,mlp,layer_scale_1,layer_scale_2}``
 and ``stages.{i}.norm.*`` with 0-based stage index ``i``. Every published
-layout is described by one :class:`Layout` in :data:`LAYOUTS`; a new layout
-is one more entry there.
+layout is described by one :class:`Layout` in :data:`LAYOUTS` (rules to
+van_mm's keys and back, LayerNorm eps); a new layout is one more entry there.
+:func:`load_pretrained` loads any of them into a backbone,
+:func:`convert_file` (``tools/convert_checkpoint.py``) converts files, and
+:func:`export_state_dict` writes van_mm weights in another layout.
 """
 import os
 import os.path as osp

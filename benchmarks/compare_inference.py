@@ -1,0 +1,166 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""VAN-B2 backbone inference against mmpretrain's VAN, Swin-T and ResNet-50,
+and whole-model latency of Mask R-CNN / Semantic FPN with VAN-B0, ResNet-50
+and Swin-T; prints Markdown tables with medians and ratios.
+
+    python benchmarks/compare_inference.py [--repeat N] [--shape H W]
+
+All cases of a table are timed round-robin in one process (one run of each
+in turn), so load on a shared machine hits them alike.
+
+mmpretrain's VAN: ``mmpretrain.models`` cannot be imported without
+torchvision (no CPU wheel for this torch); van_mm.compat lets mmpretrain's
+registry finish the import of ``mmpretrain.models.backbones`` (which needs no
+torchvision) and skip the rest, so ``MODELS.build(dict(type='mmpretrain.VAN',
+...))`` builds mmpretrain's own, unmodified class.
+"""
+import argparse
+import copy
+import os.path as osp
+import platform
+
+import torch
+
+from van_mm import VAN
+from van_mm.benchmark import (bf16_autocast, build_from_config, make_inputs,
+                              max_relative_error, switch_to_deploy,
+                              time_cases)
+from van_mm.checkpoint import convert_state_dict
+from van_mm.tools import load_config
+
+HERE = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(HERE)
+
+
+def randomize(model, seed=0):
+    """Random weights, BN statistics and layer scales (not near-identity)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith('num_batches_tracked'):
+                continue
+            if 'running_var' in name or 'layer_scale' in name:
+                t.copy_(torch.rand(t.shape, generator=g) * 0.9 + 0.1)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) * 0.02)
+    model.eval()
+    return model
+
+
+def table(timings, reference, extra=None):
+    ref = timings[reference].median
+    rows = ['| case | median (ms) | IQR (% of median) | images/s | '
+            f'speed vs {reference} |' + (' ' + extra[0] + ' |'
+                                         if extra else ''),
+            '|---|---|---|---|---|' + ('---|' if extra else '')]
+    for name, t in timings.items():
+        row = (f'| {name} | {t.median * 1000:.1f} | {t.spread:.1f} | '
+               f'{t.images_per_s:.2f} | {ref / t.median:.2f}x |')
+        if extra:
+            row += f' {extra[1].get(name, "")} |'
+        rows.append(row)
+    return '\n'.join(rows)
+
+
+def backbones(shape, repeat):
+    from mmdet.models.backbones import ResNet, SwinTransformer
+    from mmpretrain.registry import MODELS
+    h, w = shape
+    x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(1))
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+
+    reference = randomize(MODELS.build(dict(
+        type='mmpretrain.VAN', arch='base', out_indices=(0, 1, 2, 3))))
+    # The same weights in van_mm; mmpretrain's VAN uses LayerNorm eps 1e-5.
+    weights = convert_state_dict(reference.state_dict())
+    eager = VAN(arch='b2', ln_eps=weights.ln_eps).eval()
+    eager.load_state_dict(weights.state_dict)
+    deploy = copy.deepcopy(eager)
+    deploy.switch_to_deploy()
+    deploy = deploy.to(memory_format=torch.channels_last)
+
+    import torch._inductor.config as inductor
+    inductor.freezing = True
+    compiled = torch.compile(copy.deepcopy(deploy))
+    resnet, swin = ResNet(depth=50), SwinTransformer()
+    resnet.eval()  # mmdet's train() returns None: no chaining
+    swin.eval()
+    resnet_cl = copy.deepcopy(resnet).to(memory_format=torch.channels_last)
+
+    def bf16():
+        with bf16_autocast(True):
+            return deploy(x_cl)
+
+    cases = {
+        'mmpretrain VAN-B2 (reference)': lambda: reference(x),
+        'van_mm VAN-B2': lambda: eager(x),
+        'van_mm VAN-B2 deploy + channels_last': lambda: deploy(x_cl),
+        'van_mm VAN-B2 deploy + channels_last + compile':
+        lambda: compiled(x_cl),
+        'van_mm VAN-B2 deploy + channels_last, bf16': bf16,
+        'ResNet-50': lambda: resnet(x),
+        'ResNet-50 channels_last': lambda: resnet_cl(x_cl),
+        'Swin-T': lambda: swin(x),
+    }
+    with torch.inference_mode():
+        ref_out = reference(x)
+        errors = {
+            name: f'{max_relative_error(ref_out, cases[name]()):.1e}'
+            for name in list(cases)[1:5]
+        }
+    timings = time_cases(cases, 1, repeat)
+    return table(timings, 'mmpretrain VAN-B2 (reference)',
+                 ('max rel. error vs reference', errors))
+
+
+def whole_models(shape, repeat):
+    h, w = shape
+    out = []
+    for task, configs in [
+        ('Mask R-CNN', {
+            'VAN-B0': 'configs/maskrcnn_van_b0_1x.py',
+            'ResNet-50': 'benchmarks/configs/maskrcnn_r50_1x.py',
+            'Swin-T': 'benchmarks/configs/maskrcnn_swin_t_1x.py'}),
+        ('Semantic FPN', {
+            'VAN-B0': 'configs/fpn_van_b0_ade20k_40k.py',
+            'ResNet-50': 'benchmarks/configs/fpn_r50_ade20k.py',
+            'Swin-T': 'benchmarks/configs/fpn_swin_t_ade20k.py'}),
+    ]:
+        cases, params = {}, {}
+        for name, path in configs.items():
+            cfg = load_config(osp.join(REPO, path))
+            model = build_from_config(cfg)
+            params[f'{task} {name}'] = (
+                f'{sum(p.numel() for p in model.parameters()) / 1e6:.1f}')
+            cases[f'{task} {name}'] = make_inputs(cfg, model, 1, h, w, False)
+            if name.startswith('VAN'):
+                fast = copy.deepcopy(model)
+                switch_to_deploy(fast)
+                fast = fast.to(memory_format=torch.channels_last)
+                key = f'{task} {name} deploy + channels_last'
+                params[key] = params[f'{task} {name}']
+                cases[key] = make_inputs(cfg, fast, 1, h, w, False)
+        timings = time_cases(cases, 1, repeat, warmup=1)
+        out.append(table(timings, f'{task} ResNet-50',
+                         ('params (M)', params)))
+    return '\n\n'.join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--repeat', type=int, default=20)
+    parser.add_argument('--model-repeat', type=int, default=8)
+    parser.add_argument('--shape', type=int, nargs=2, default=[512, 512])
+    args = parser.parse_args()
+    print(f'Machine: {platform.processor() or platform.machine()}, '
+          f'{torch.get_num_threads()} threads, torch {torch.__version__}; '
+          f'input 1x3x{args.shape[0]}x{args.shape[1]}, fp32 unless noted.\n')
+    print('### Backbones\n')
+    print(backbones(args.shape, args.repeat))
+    print('\n### Whole models (test_step: pre-processing, network, '
+          'post-processing; random weights)\n')
+    print(whole_models(args.shape, args.model_repeat))
+
+
+if __name__ == '__main__':
+    main()
