@@ -42,8 +42,17 @@ def default_shape(cfg):
 def count(config: str, shape=None):
     """``(params, flops, (H, W))`` of a config's model."""
     from mmengine.analysis import FlopAnalyzer
+    from mmengine.logging import MMLogger
     cfg = load_config(config)
+    cfg.model.backbone.init_cfg = None  # no download; random backbone
     model = build_from_config(cfg)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('WARNING')  # init_weights logs every parameter
+    try:
+        model.init_weights()  # e.g. Sparse R-CNN's initial proposal boxes
+    finally:
+        logger.setLevel(level)
     h, w = shape or default_shape(cfg)
     meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
                 batch_input_shape=(h, w), scale_factor=(1., 1.))
@@ -51,7 +60,13 @@ def count(config: str, shape=None):
         from mmdet.structures import DetDataSample as Sample
     else:
         from mmseg.structures import SegDataSample as Sample
-    wrapped = TensorForward(model, [Sample(metainfo=meta)])
+    sample = Sample(metainfo=meta)
+    if task_of(cfg) == 'det':
+        # Sparse R-CNN's tensor-mode forward unpacks (empty) ground truth.
+        from mmengine.structures import InstanceData
+        sample.gt_instances = InstanceData(
+            bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long))
+    wrapped = TensorForward(model, [sample])
     with torch.no_grad():
         analyzer = FlopAnalyzer(wrapped, torch.rand(1, 3, h, w))
         analyzer.unsupported_ops_warnings(False)
