@@ -2,8 +2,12 @@
 # crop augmentation, 4conv1fc box heads with GIoU loss: mmdet's ConvNeXt-T 3x
 # config with VAN-B2 and AdamW as in SPEC section 3.
 # Paper: 84M params, 752G FLOPs at 1280x800, 52.0 / 70.9 / 56.4 AP box.
-_base_ = 'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py'  # noqa
+_base_ = [
+    'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py',  # noqa
+    './_base_/tensorboard.py',
+]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
+visualizer = dict(vis_backends={{_base_.van_vis_backends}})
 pretrained = 'https://huggingface.co/Visual-Attention-Network/VAN-Base-original/resolve/main/van_base_828.pth.tar'  # noqa
 
 model = dict(

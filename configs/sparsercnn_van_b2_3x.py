@@ -2,8 +2,12 @@
 # multi-scale (480-800) augmentation: mmdet's R-50 config with VAN-B2 and
 # AdamW as in SPEC section 3 (gradient clipping kept from mmdet's config).
 # No published number in the paper; about 108M params.
-_base_ = 'mmdet::sparse_rcnn/sparse-rcnn_r50_fpn_300-proposals_crop-ms-480-800-3x_coco.py'  # noqa
+_base_ = [
+    'mmdet::sparse_rcnn/sparse-rcnn_r50_fpn_300-proposals_crop-ms-480-800-3x_coco.py',  # noqa
+    './_base_/tensorboard.py',
+]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
+visualizer = dict(vis_backends={{_base_.van_vis_backends}})
 pretrained = 'https://huggingface.co/Visual-Attention-Network/VAN-Base-original/resolve/main/van_base_828.pth.tar'  # noqa
 
 model = dict(

@@ -8,8 +8,10 @@ _base_ = [
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
+    './_base_/tensorboard.py',
 ]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
+visualizer = dict(vis_backends={{_base_.van_vis_backends}})
 pretrained = 'https://huggingface.co/Visual-Attention-Network/VAN-Base-original/resolve/main/van_base_828.pth.tar'  # noqa
 crop_size = (512, 512)
 

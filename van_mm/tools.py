@@ -81,6 +81,19 @@ def close_distributed() -> None:
         dist.destroy_process_group()
 
 
+def read_image(path: str):
+    """An RGB uint8 array (H, W, 3); fails with the path if the file is
+    missing or not an image."""
+    import mmcv
+    if not osp.isfile(path):
+        raise SystemExit(f'Image not found: {path!r}')
+    image = mmcv.imread(path)  # None for a file OpenCV cannot decode
+    if image is None:
+        raise SystemExit(f'Cannot read image {path!r}: not an image file '
+                         'or corrupt.')
+    return mmcv.bgr2rgb(image)
+
+
 def build_runner(cfg: Config):
     """mmengine's Runner, or the config's ``runner_type`` if it names one."""
     from mmengine.registry import RUNNERS

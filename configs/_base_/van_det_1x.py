@@ -5,8 +5,10 @@
 _base_ = [
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    './tensorboard.py',
 ]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
+visualizer = dict(vis_backends={{_base_.van_vis_backends}})
 
 optim_wrapper = dict(
     optimizer=dict(

@@ -1,0 +1,108 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Run a detector or segmentor of this project on images and save the
+pictures.
+
+    python tools/demo.py IMAGE_OR_DIR CONFIG CHECKPOINT [--out FILE_OR_DIR]
+        [--device cpu] [--score-thr 0.3]
+
+Detectors go through mmdet's ``init_detector``/``inference_detector`` and
+are drawn by ``DetLocalVisualizer`` (boxes, masks, labels); segmentors go
+through mmseg's ``init_model``/``inference_model`` and are drawn by
+``SegLocalVisualizer`` (colour-blended classes). For a folder, one picture
+per image is written into the ``--out`` folder.
+"""
+import argparse
+import os
+import os.path as osp
+
+import numpy as np
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('image', help='image file or folder of images')
+    parser.add_argument('config', help='config file of the model')
+    parser.add_argument('checkpoint', help='checkpoint of the model')
+    parser.add_argument('--out', default='demo_out',
+                        help='output file (one image) or folder '
+                        '(default: demo_out/)')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda:0')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='detections below this score are not drawn')
+    return parser.parse_args(argv)
+
+
+def list_images(path):
+    if osp.isdir(path):
+        images = sorted(
+            osp.join(path, name) for name in os.listdir(path)
+            if name.lower().endswith(IMAGE_EXTS))
+        if not images:
+            raise SystemExit(f'No images ({", ".join(IMAGE_EXTS)}) in '
+                             f'{path!r}.')
+        return images
+    if not osp.isfile(path):
+        raise SystemExit(f'Image not found: {path!r}')
+    return [path]
+
+
+def build(config, checkpoint, device):
+    """The model, its inference function and its visualizer."""
+    from mmengine.registry import init_default_scope
+    from van_mm.tools import load_config, task_of
+    cfg = load_config(config)
+    if not osp.isfile(checkpoint):
+        raise SystemExit(f'Checkpoint not found: {checkpoint!r}')
+    init_default_scope(cfg.default_scope)
+    if task_of(cfg) == 'det':
+        from mmdet.apis import inference_detector, init_detector
+        from mmdet.registry import VISUALIZERS
+        model = init_detector(cfg, checkpoint, device=device)
+        infer = inference_detector
+    else:
+        from mmseg.apis import inference_model, init_model
+        from mmseg.registry import VISUALIZERS
+        model = init_model(cfg, checkpoint, device=device)
+        infer = inference_model
+    cfg.visualizer.pop('save_dir', None)
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.visualizer.name = 'van_mm_demo'
+    visualizer = VISUALIZERS.build(cfg.visualizer)
+    meta = dict(model.dataset_meta or {})
+    if task_of(cfg) == 'seg' and meta.get('classes') and \
+            not meta.get('palette'):
+        # random colours with the seed mmseg's datasets use for classes
+        # without a palette
+        meta['palette'] = np.random.RandomState(42).randint(
+            0, 255, (len(meta['classes']), 3)).tolist()
+    visualizer.dataset_meta = meta
+    return task_of(cfg), model, infer, visualizer
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    images = list_images(args.image)
+    task, model, infer, visualizer = build(args.config, args.checkpoint,
+                                           args.device)
+    single = len(images) == 1 and not osp.isdir(args.image) and \
+        args.out.lower().endswith(IMAGE_EXTS)
+    if not single:
+        os.makedirs(args.out, exist_ok=True)
+    from van_mm.tools import read_image
+    for path in images:
+        image = read_image(path)
+        result = infer(model, image[..., ::-1].copy())  # models take BGR
+        out = args.out if single else osp.join(
+            args.out, osp.splitext(osp.basename(path))[0] + '.png')
+        kwargs = (dict(pred_score_thr=args.score_thr) if task == 'det'
+                  else dict(with_labels=True))
+        visualizer.add_datasample(
+            osp.basename(path), image, data_sample=result, draw_gt=False,
+            show=False, out_file=out, **kwargs)
+        print(f'{path} -> {out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,244 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""What VAN looks at: LKA attention maps or Grad-CAM, one panel per stage.
+
+    python tools/visualize_attention.py IMAGE (--config CFG | --arch ARCH)
+        [--checkpoint CKPT] [--stage 0 1 2 3] [--method lka|gradcam]
+        [--size H W] --out FILE.png
+
+``lka``: the attention map ``attn`` of the last block's LKA in each chosen
+stage (before it multiplies its input), averaged over channels.
+``gradcam``: Grad-CAM (Captum's ``LayerGradCam``) on each chosen stage's
+output, for the score of
+  * a detector (``--config`` of a two-stage mmdet model): the class logit
+    of its most confident proposal and class (its top detection);
+  * a segmentor (``--config`` of mmseg): the logits of the most frequent
+    predicted class, summed over the pixels predicted as it;
+  * a classifier (``--arch`` with a checkpoint that has a linear head, e.g.
+    an official ``.pth.tar``): the top class logit of global-average
+    pooling + head.
+Maps are upsampled to the image and drawn over it with matplotlib; the
+PNG is the image followed by one panel per stage, each the image's size.
+"""
+import argparse
+import os.path as osp
+
+import torch
+import torch.nn.functional as F
+
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('image', help='image file')
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--config', help='a detector/segmentor config')
+    source.add_argument('--arch', help='a VAN arch (b0-b6)')
+    parser.add_argument('--checkpoint', help='weights: a model checkpoint '
+                        'for --config, any VAN layout for --arch')
+    parser.add_argument('--stage', type=int, nargs='+', default=[0, 1, 2, 3],
+                        help='stages to show (default: all four)')
+    parser.add_argument('--method', choices=['lka', 'gradcam'],
+                        default='lka')
+    parser.add_argument('--size', type=int, nargs=2, metavar=('H', 'W'),
+                        help='resize the image first (default: as it is)')
+    parser.add_argument('--out', required=True, help='output PNG')
+    return parser.parse_args(argv)
+
+
+class Target:
+    """A VAN backbone, the tensor it is fed, and the score Grad-CAM
+    explains (``score(images) -> (N,)``; None for the LKA method)."""
+
+    def __init__(self, backbone, inputs, score=None):
+        self.backbone, self.inputs, self.score = backbone, inputs, score
+
+
+def load_image(path, size=None):
+    import mmcv
+    from van_mm.tools import read_image
+    image = read_image(path)
+    return mmcv.imresize(image, (size[1], size[0])) if size else image
+
+
+def from_arch(arch, checkpoint, image):
+    """A bare VAN (and a linear head if the checkpoint has one)."""
+    from van_mm import VAN
+    from van_mm.checkpoint import read_converted
+    backbone = VAN(arch=arch).eval()
+    head = None
+    if checkpoint:
+        converted = read_converted(checkpoint)
+        backbone.load_state_dict(converted.state_dict)
+        if converted.head:
+            head = torch.nn.Linear(*converted.head['weight'].shape[::-1])
+            head.load_state_dict(converted.head)
+    x = torch.from_numpy(image).permute(2, 0, 1).float()[None]
+    x = (x - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(
+        IMAGENET_STD)[:, None, None]
+
+    if head is None:
+        return Target(backbone, x)
+
+    def logits(inputs):
+        return head(backbone(inputs)[-1].mean((2, 3)))
+
+    with torch.no_grad():
+        label = int(logits(x).argmax())
+    return Target(backbone, x, lambda inputs: logits(inputs)[:, label])
+
+
+def from_config(config, checkpoint, image):
+    """The backbone of a detector or segmentor, its pre-processed input and
+    the score of its prediction."""
+    from mmengine.registry import init_default_scope
+    from van_mm.benchmark import build_from_config
+    from van_mm.tools import load_config, task_of
+    cfg = load_config(config)
+    init_default_scope(cfg.default_scope)
+    if checkpoint and not osp.isfile(checkpoint):
+        raise SystemExit(f'Checkpoint not found: {checkpoint!r}')
+    model = build_from_config(cfg, checkpoint=checkpoint)
+    h, w = image.shape[:2]
+    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
+                scale_factor=(1., 1.))
+    task = task_of(cfg)
+    if task == 'det':
+        from mmdet.structures import DetDataSample as Sample
+    else:
+        from mmseg.structures import SegDataSample as Sample
+    data = model.data_preprocessor(dict(
+        inputs=[torch.from_numpy(image[..., ::-1].copy()).permute(2, 0, 1)],
+        data_samples=[Sample(metainfo=meta)]), False)
+    inputs, samples = data['inputs'], data['data_samples']
+
+    if task == 'det':
+        from mmdet.structures.bbox import bbox2roi
+        roi_head = getattr(model, 'roi_head', None)
+        if roi_head is None or isinstance(
+                getattr(roi_head, 'bbox_head', None), torch.nn.ModuleList):
+            raise SystemExit(
+                'Grad-CAM of a detector needs a two-stage model with one box '
+                'head (Mask/Faster R-CNN); use --method lka for others.')
+        # The most confident (proposal, class) pair: the top detection
+        # before score threshold and NMS.
+        with torch.no_grad():
+            feats = model.extract_feat(inputs)
+            boxes = model.rpn_head.predict(feats, samples,
+                                           rescale=False)[0].bboxes
+            probs = roi_head._bbox_forward(feats, bbox2roi(
+                [boxes]))['cls_score'].softmax(-1)[:, :-1]
+        top = int(probs.flatten().argmax())
+        box, label = boxes[top // probs.shape[1]][None], top % probs.shape[1]
+
+        def score(x):
+            rois = bbox2roi([box] * x.shape[0])
+            return roi_head._bbox_forward(model.extract_feat(x),
+                                          rois)['cls_score'][:, label]
+    else:
+        with torch.no_grad():
+            labels = model.predict(inputs, samples)[0].pred_sem_seg.data[0]
+        label = int(labels.flatten().mode().values)
+
+        def score(x):
+            logits = model.encode_decode(x, [s.metainfo for s in samples])
+            mask = (labels == label).to(logits.dtype)
+            return (logits[:, label] * mask).sum((1, 2))
+    return Target(model.backbone, inputs, score)
+
+
+def lka_maps(target, stages):
+    """Channel mean of the last block's LKA map in each stage, (h, w)."""
+    maps, hooks = {}, []
+    for i in stages:
+        lka = target.backbone.stages[i].blocks[-1].attn.spatial_gating_unit
+
+        def hook(module, args, i=i):
+            maps[i] = module.attention_map(args[0]).mean(1)[0]
+        hooks.append(lka.register_forward_pre_hook(hook))
+    backbone = target.backbone
+    out_indices = backbone.out_indices
+    backbone.out_indices = (max(stages), )
+    try:
+        with torch.no_grad():
+            backbone(target.inputs)
+    finally:
+        backbone.out_indices = out_indices
+        for h in hooks:
+            h.remove()
+    return [maps[i] for i in stages]
+
+
+def gradcam_maps(target, stages):
+    """Grad-CAM (Captum) of the target's score on each stage's output."""
+    if target.score is None:
+        raise SystemExit(
+            '--method gradcam needs a score to explain: pass --config of a '
+            'detector/segmentor, or --arch with a checkpoint that has a '
+            'classification head (e.g. the official .pth.tar).')
+    from captum.attr import LayerGradCam
+    maps = []
+    for i in stages:
+        cam = LayerGradCam(target.score, target.backbone.stages[i])
+        maps.append(cam.attribute(target.inputs.clone().requires_grad_(),
+                                  relu_attributions=True)[0, 0].detach())
+    return maps
+
+
+def to_image_size(m, height, width):
+    """A map upsampled to the image and scaled to [0, 1]."""
+    m = F.interpolate(m[None, None].float(), size=(height, width),
+                      mode='bilinear', align_corners=False)[0, 0]
+    m = m - m.min()
+    return (m / m.max() if m.max() > 0 else m).numpy()
+
+
+def save_panel(image, maps, titles, out, dpi=100):
+    """The image and one overlay per map side by side, each panel the
+    image's size in pixels."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    h, w = image.shape[:2]
+    n = len(maps) + 1
+    fig = plt.figure(figsize=(n * w / dpi, h / dpi), dpi=dpi)
+    for k in range(n):
+        ax = fig.add_axes([k / n, 0, 1 / n, 1])
+        ax.imshow(image)
+        if k:
+            ax.imshow(maps[k - 1], cmap='jet', alpha=0.5, vmin=0, vmax=1)
+        ax.text(0.02, 0.98, titles[k], transform=ax.transAxes, va='top',
+                color='white', fontsize=max(6, h // 24),
+                bbox=dict(facecolor='black', alpha=0.5, pad=1))
+        ax.set_axis_off()
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+
+
+def attention_maps(args, image):
+    """Maps (image size, in [0, 1]) for ``args.stage``."""
+    target = (from_config(args.config, args.checkpoint, image)
+              if args.config else from_arch(args.arch, args.checkpoint,
+                                            image))
+    if any(i not in range(len(target.backbone.stages)) for i in args.stage):
+        raise SystemExit(f'--stage must be in 0..'
+                         f'{len(target.backbone.stages) - 1}')
+    maps = (lka_maps if args.method == 'lka' else gradcam_maps)(
+        target, args.stage)
+    return [to_image_size(m, *image.shape[:2]) for m in maps]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    image = load_image(args.image, args.size)
+    maps = attention_maps(args, image)
+    titles = ['input'] + [f'{args.method} stage {i}' for i in args.stage]
+    save_panel(image, maps, titles, args.out)
+    print(f'{args.image} -> {args.out} ({args.method}, stages '
+          f'{args.stage})')
+    return maps
+
+
+if __name__ == '__main__':
+    main()
