@@ -32,6 +32,8 @@ setup(
     extras_require={
         'det': ['mmdet>=3.3.0,<3.4.0'],
         'seg': ['mmsegmentation>=1.2.2,<1.3.0', 'ftfy', 'regex'],
+        # tools/visualize_attention.py --method gradcam
+        'vis': ['captum', 'matplotlib'],
         # transformers 5 dropped models/deprecated/van (HF equality tests)
         'tests': ['pytest', 'transformers>=4.30,<5'],
     },

@@ -7,7 +7,8 @@
 #     for the installed torch (torch 2.0/2.1), else built once from the sdist
 #     and kept in $VAN_MM_WHEEL_CACHE (default ~/.cache/van_mm/wheels), one
 #     folder per torch build, so re-installs take seconds
-#   safetensors; the test extra: pytest and transformers<5 (the last
+#   safetensors, captum (Grad-CAM in tools/visualize_attention.py);
+#   the test extra: pytest and transformers<5 (the last
 #     release line with HuggingFace's VAN, for the equality tests)
 #   van_mm itself, editable
 #
@@ -19,7 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
 MMCV_VERSION=2.1.0
 STACK=(mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0
-       ftfy regex safetensors
+       ftfy regex safetensors captum
        pytest "transformers<5")  # the last two: the test extra
 export PIP_ROOT_USER_ACTION=ignore
 pip_() { "$PY" -m pip install --no-input "$@"; }
