@@ -23,28 +23,13 @@ import torch
 
 from van_mm import VAN
 from van_mm.benchmark import (bf16_autocast, build_from_config, make_inputs,
-                              max_relative_error, switch_to_deploy,
-                              time_cases)
+                              max_relative_error, randomize,
+                              switch_to_deploy, time_cases)
 from van_mm.checkpoint import convert_state_dict
 from van_mm.tools import load_config
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(HERE)
-
-
-def randomize(model, seed=0):
-    """Random weights, BN statistics and layer scales (not near-identity)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name.endswith('num_batches_tracked'):
-                continue
-            if 'running_var' in name or 'layer_scale' in name:
-                t.copy_(torch.rand(t.shape, generator=g) * 0.9 + 0.1)
-            else:
-                t.copy_(torch.randn(t.shape, generator=g) * 0.02)
-    model.eval()
-    return model
 
 
 def table(timings, reference, extra=None):
@@ -70,7 +55,8 @@ def backbones(shape, repeat):
     x_cl = x.contiguous(memory_format=torch.channels_last)
 
     reference = randomize(MODELS.build(dict(
-        type='mmpretrain.VAN', arch='base', out_indices=(0, 1, 2, 3))))
+        type='mmpretrain.VAN', arch='base', out_indices=(0, 1, 2, 3))),
+        std=0.02)
     # The same weights in van_mm; mmpretrain's VAN uses LayerNorm eps 1e-5.
     weights = convert_state_dict(reference.state_dict())
     eager = VAN(arch='b2', ln_eps=weights.ln_eps).eval()
