@@ -2,7 +2,6 @@
 """Building models from configs and timing them: what ``tools/benchmark.py``,
 ``tools/get_flops.py`` and ``benchmarks/`` share."""
 import contextlib
-import resource
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -101,14 +100,9 @@ def make_inputs(cfg: Config, model: nn.Module, batch: int, height: int,
     return lambda: model.test_step(data)
 
 
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def reset_peak_rss() -> bool:
     """Reset the kernel's peak-RSS counter (``/proc/self/clear_refs``), so
-    the next :func:`current_peak_rss_mib` measures from now on."""
+    that ``rss_mib('VmHWM')`` measures from now on."""
     try:
         with open('/proc/self/clear_refs', 'w') as f:
             f.write('5')

@@ -320,12 +320,6 @@ def unwrap(ckpt, filename: str = '<state dict>') -> Dict[str, torch.Tensor]:
     return dict(ckpt)
 
 
-def read_checkpoint(filename: str,
-                    allow_pickle: bool = False) -> Dict[str, torch.Tensor]:
-    """:func:`load_file` then :func:`unwrap`: a flat tensor state dict."""
-    return unwrap(load_file(filename, allow_pickle), filename)
-
-
 def detect_layout(state_dict: Dict[str, torch.Tensor]) -> Layout:
     """The :class:`Layout` whose signature some key matches."""
     for layout in LAYOUTS:

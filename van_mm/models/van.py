@@ -187,6 +187,7 @@ class ConvMlp(nn.Module):
         self.act = nn.GELU()
         self.fc2 = nn.Conv2d(hidden_dims, dims, 1)
         self.drop = nn.Dropout(drop)
+        self.deploy = False  # set by VANBlock.switch_to_deploy
 
     # Deploy mode: a hidden tensor larger than CHUNK_ABOVE_BYTES is computed
     # in bands of rows of about CHUNK_BYTES, which stay in cache through
@@ -198,7 +199,7 @@ class ConvMlp(nn.Module):
     CHUNK_BYTES = 2 * 2**20
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if getattr(self, 'deploy', False):
+        if self.deploy:
             return self._forward_deploy(x)
         x = self.drop(self.act(self.dwconv(self.fc1(x))))
         return self.drop(self.fc2(x))
@@ -490,6 +491,7 @@ class VAN(BaseModule):
                  with_cp: bool = False,
                  init_cfg: Optional[Dict] = None):
         super().__init__(init_cfg=init_cfg)
+        self.deploy = False  # see switch_to_deploy
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = self.arch_settings['embed_dims']
         self.depths = self.arch_settings['depths']
@@ -576,7 +578,7 @@ class VAN(BaseModule):
                 param.requires_grad = False
 
     def train(self, mode: bool = True):
-        if mode and getattr(self, 'deploy', False):
+        if mode and self.deploy:
             raise RuntimeError(
                 'This VAN was switched to deploy mode (BN and layer scale '
                 'folded into convs) and can only run inference; build a new '
