@@ -1,4 +1,5 @@
 """Helpers shared by the config and tool tests."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -80,6 +81,15 @@ def iters(n, interval=None):
     interval = interval or n
     return [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={interval}',
             f'default_hooks.checkpoint.interval={interval}']
+
+
+def load_tool(name):
+    """``tools/{name}.py`` imported as a module, to call its functions."""
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_tool(args, cwd, timeout=900, env=None):

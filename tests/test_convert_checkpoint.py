@@ -1,21 +1,17 @@
 """tools/convert_checkpoint.py: converts any layout, refuses bad files and
 then writes nothing."""
 import argparse
-import importlib.util
 import os
 
 import pytest
 import torch
 
 from conftest import randomize
-from helpers import REPO, run_tool
+from helpers import load_tool, run_tool
 from van_mm import VAN
 from van_mm.checkpoint import convert_state_dict, read_converted
 
-spec = importlib.util.spec_from_file_location(
-    'convert_checkpoint', os.path.join(REPO, 'tools', 'convert_checkpoint.py'))
-tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tool)
+tool = load_tool('convert_checkpoint')
 
 
 def test_cli_converts_an_official_file(official_b0, official_b0_file,

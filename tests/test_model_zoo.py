@@ -1,21 +1,15 @@
 """The model zoo (configs/metafile.yml, model-index.yml, README table) says
 what the configs say."""
-import importlib.util
 import os
-import sys
 
 import pytest
 import yaml
 
-from helpers import REPO
+from helpers import REPO, load_tool
 from test_detection import DET_PARAMS_M
 from test_segmentation import SEG_PARAMS_M
 
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-spec = importlib.util.spec_from_file_location(
-    'model_zoo', os.path.join(REPO, 'tools', 'model_zoo.py'))
-zoo = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(zoo)
+zoo = load_tool('model_zoo')
 
 
 @pytest.fixture(scope='module')

@@ -1,20 +1,11 @@
 """tools/benchmark.py and tools/get_flops.py run on any config of this
 project (no timing assertions: only that they measure and report)."""
-import importlib.util
 import json
 import os
 
 import pytest
 
-from helpers import CONFIGS, REPO, run_tool
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, os.path.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import CONFIGS, load_tool, run_tool
 
 
 @pytest.mark.parametrize('config,args', [

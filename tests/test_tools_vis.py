@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import CONFIGS, REPO, run_tool
+from helpers import CONFIGS, load_tool, run_tool
 from van_mm.synthetic import (SCENE_CLASSES, SHAPE_CLASSES, make_ade_scenes,
                               make_coco_shapes)
 
@@ -99,12 +99,7 @@ def test_attention_panels_follow_the_image(method, workspace, images,
     """--arch b0 with an official file (it has a classification head, so
     Grad-CAM has a score): one panel per stage, each the image's size, and
     two images give two different maps."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'visualize_attention',
-        os.path.join(REPO, 'tools', 'visualize_attention.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('visualize_attention')
     maps = []
     for i, image in enumerate(images[:2]):
         out = workspace / f'{method}_{i}.png'

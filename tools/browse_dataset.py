@@ -40,20 +40,13 @@ def plain_instances(instances):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmengine.registry import init_default_scope
-    from van_mm.tools import load_config, task_of
+    from mmengine.registry import DATASETS, init_default_scope
+    from van_mm.tools import build_visualizer, load_config
     cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.default_scope)
-    if task_of(cfg) == 'det':
-        from mmdet.registry import DATASETS, VISUALIZERS
-    else:
-        from mmseg.registry import DATASETS, VISUALIZERS
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    cfg.visualizer.pop('save_dir', None)
-    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
-    cfg.visualizer.name = 'van_mm_browse_dataset'
-    visualizer = VISUALIZERS.build(cfg.visualizer)
-    visualizer.dataset_meta = dataset.metainfo
+    visualizer = build_visualizer(cfg, 'van_mm_browse_dataset',
+                                  dataset.metainfo)
     os.makedirs(args.out_dir, exist_ok=True)
     for i in range(min(args.num, len(dataset))):
         item = dataset[i]

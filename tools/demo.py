@@ -15,8 +15,6 @@ import argparse
 import os
 import os.path as osp
 
-import numpy as np
-
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
@@ -49,35 +47,19 @@ def list_images(path):
 
 
 def build(config, checkpoint, device):
-    """The model, its inference function and its visualizer."""
-    from mmengine.registry import init_default_scope
-    from van_mm.tools import load_config, task_of
+    """The task, the model, its inference function and a visualizer."""
+    from van_mm.tools import build_visualizer, load_config, task_of
     cfg = load_config(config)
     if not osp.isfile(checkpoint):
         raise SystemExit(f'Checkpoint not found: {checkpoint!r}')
-    init_default_scope(cfg.default_scope)
     if task_of(cfg) == 'det':
-        from mmdet.apis import inference_detector, init_detector
-        from mmdet.registry import VISUALIZERS
-        model = init_detector(cfg, checkpoint, device=device)
-        infer = inference_detector
+        from mmdet.apis import inference_detector as infer
+        from mmdet.apis import init_detector as init
     else:
-        from mmseg.apis import inference_model, init_model
-        from mmseg.registry import VISUALIZERS
-        model = init_model(cfg, checkpoint, device=device)
-        infer = inference_model
-    cfg.visualizer.pop('save_dir', None)
-    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
-    cfg.visualizer.name = 'van_mm_demo'
-    visualizer = VISUALIZERS.build(cfg.visualizer)
-    meta = dict(model.dataset_meta or {})
-    if task_of(cfg) == 'seg' and meta.get('classes') and \
-            not meta.get('palette'):
-        # random colours with the seed mmseg's datasets use for classes
-        # without a palette
-        meta['palette'] = np.random.RandomState(42).randint(
-            0, 255, (len(meta['classes']), 3)).tolist()
-    visualizer.dataset_meta = meta
+        from mmseg.apis import inference_model as infer
+        from mmseg.apis import init_model as init
+    model = init(cfg, checkpoint, device=device)
+    visualizer = build_visualizer(cfg, 'van_mm_demo', model.dataset_meta)
     return task_of(cfg), model, infer, visualizer
 
 

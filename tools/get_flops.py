@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from van_mm.benchmark import build_from_config
-from van_mm.tools import load_config, task_of
+from van_mm.tools import data_sample, load_config, task_of
 
 
 class TensorForward(nn.Module):
@@ -54,13 +54,8 @@ def count(config: str, shape=None):
     finally:
         logger.setLevel(level)
     h, w = shape or default_shape(cfg)
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
-                batch_input_shape=(h, w), scale_factor=(1., 1.))
-    if task_of(cfg) == 'det':
-        from mmdet.structures import DetDataSample as Sample
-    else:
-        from mmseg.structures import SegDataSample as Sample
-    sample = Sample(metainfo=meta)
+    sample = data_sample(cfg, h, w)
+    sample.set_metainfo(dict(batch_input_shape=(h, w)))
     if task_of(cfg) == 'det':
         # Sparse R-CNN's tensor-mode forward unpacks (empty) ground truth.
         from mmengine.structures import InstanceData

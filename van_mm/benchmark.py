@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from van_mm.tools import task_of
+from van_mm.tools import data_sample
 
 
 def build_from_config(cfg: Config, backbone_only: bool = False,
@@ -87,16 +87,10 @@ def make_inputs(cfg: Config, model: nn.Module, batch: int, height: int,
         device = next(model.parameters()).device
         x = x.to(device)
         return lambda: model(x)
-    meta = dict(img_shape=(height, width), ori_shape=(height, width),
-                pad_shape=(height, width), scale_factor=(1., 1.))
-    if task_of(cfg) == 'det':
-        from mmdet.structures import DetDataSample as Sample
-    else:
-        from mmseg.structures import SegDataSample as Sample
     data = dict(
         inputs=[torch.randint(0, 256, (3, height, width), dtype=torch.uint8,
                               generator=g) for _ in range(batch)],
-        data_samples=[Sample(metainfo=meta) for _ in range(batch)])
+        data_samples=[data_sample(cfg, height, width) for _ in range(batch)])
     return lambda: model.test_step(data)
 
 

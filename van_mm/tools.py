@@ -81,6 +81,42 @@ def close_distributed() -> None:
         dist.destroy_process_group()
 
 
+def data_sample(cfg: Config, height: int, width: int):
+    """An empty ``DetDataSample``/``SegDataSample`` (by the config's task)
+    for one unscaled, unpadded ``height`` x ``width`` image, as
+    ``test_step``/``predict`` take it."""
+    if task_of(cfg) == 'det':
+        from mmdet.structures import DetDataSample as Sample
+    else:
+        from mmseg.structures import SegDataSample as Sample
+    shape = (height, width)
+    return Sample(metainfo=dict(img_shape=shape, ori_shape=shape,
+                                pad_shape=shape, scale_factor=(1., 1.)))
+
+
+def build_visualizer(cfg: Config, name: str, dataset_meta: Dict):
+    """The config's visualizer (Det/SegLocalVisualizer), drawing only to the
+    ``out_file`` given to ``add_datasample`` (no ``save_dir``).
+
+    Classes without a palette get random colours with the seed mmseg's
+    datasets use (mmseg's visualizer would otherwise pair them with the
+    Cityscapes palette and fail).
+    """
+    import numpy as np
+    from mmengine.registry import VISUALIZERS, init_default_scope
+    init_default_scope(cfg.default_scope)
+    vis_cfg = cfg.visualizer.copy()
+    vis_cfg.pop('save_dir', None)
+    vis_cfg.update(vis_backends=[dict(type='LocalVisBackend')], name=name)
+    visualizer = VISUALIZERS.build(vis_cfg)
+    meta = dict(dataset_meta or {})
+    if meta.get('classes') and not meta.get('palette'):
+        meta['palette'] = np.random.RandomState(42).randint(
+            0, 255, (len(meta['classes']), 3)).tolist()
+    visualizer.dataset_meta = meta
+    return visualizer
+
+
 def read_image(path: str):
     """An RGB uint8 array (H, W, 3); fails with the path if the file is
     missing or not an image."""
