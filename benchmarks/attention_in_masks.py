@@ -17,7 +17,6 @@ put about the area share inside them.
 import argparse
 import importlib.util
 import os.path as osp
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -45,6 +44,7 @@ def main():
     vis = load_visualize_attention()
     coco = COCO(osp.join(args.data, 'annotations',
                          'instances_val2017.json'))
+    targets = vis.config_targets(args.config, args.checkpoint)  # built once
     inside = {m: [] for m in ('lka', 'gradcam')}
     area = []
     for img_id in sorted(coco.getImgIds())[:args.num]:
@@ -56,9 +56,7 @@ def main():
         image = vis.load_image(osp.join(args.data, 'val2017',
                                         info['file_name']))
         for method in inside:
-            maps = vis.attention_maps(SimpleNamespace(
-                config=args.config, checkpoint=args.checkpoint,
-                method=method, stage=args.stage), image)
+            maps = vis.attention_maps(targets, image, method, args.stage)
             inside[method].append(
                 [m[mask].sum() / max(m.sum(), 1e-12) for m in maps])
     print(f'{len(area)} validation images of {args.data}; objects cover '

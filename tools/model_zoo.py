@@ -14,6 +14,7 @@ config; parameters and FLOPs are counted from the built model
 table is quick. ``tests/test_model_zoo.py`` keeps the three in sync.
 """
 import argparse
+import functools
 import glob
 import os.path as osp
 import re
@@ -60,8 +61,9 @@ def config_names():
                   for p in glob.glob(osp.join(REPO, 'configs', '*.py')))
 
 
+@functools.lru_cache(maxsize=None)
 def describe(name):
-    """What the config itself says about a model."""
+    """What the config itself says about a model (read once per name)."""
     from van_mm.tools import load_config, task_of
     cfg = load_config(osp.join(REPO, 'configs', f'{name}.py'))
     det = task_of(cfg) == 'det'

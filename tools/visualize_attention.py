@@ -62,8 +62,11 @@ def load_image(path, size=None):
     return mmcv.imresize(image, (size[1], size[0])) if size else image
 
 
-def from_arch(arch, checkpoint, image):
-    """A bare VAN (and a linear head if the checkpoint has one)."""
+def arch_targets(arch, checkpoint):
+    """Targets of a bare VAN (and a linear head if the checkpoint has one):
+    weights loaded once, a function ``(image, with_score=True)`` to the
+    image's :class:`Target` (the score costs a prediction; only Grad-CAM
+    needs it)."""
     from van_mm import VAN
     from van_mm.checkpoint import read_converted
     backbone = VAN(arch=arch).eval()
@@ -74,78 +77,92 @@ def from_arch(arch, checkpoint, image):
         if converted.head:
             head = torch.nn.Linear(*converted.head['weight'].shape[::-1])
             head.load_state_dict(converted.head)
-    x = torch.from_numpy(image).permute(2, 0, 1).float()[None]
-    x = (x - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(
-        IMAGENET_STD)[:, None, None]
-
-    if head is None:
-        return Target(backbone, x)
 
     def logits(inputs):
         return head(backbone(inputs)[-1].mean((2, 3)))
 
-    with torch.no_grad():
-        label = int(logits(x).argmax())
-    return Target(backbone, x, lambda inputs: logits(inputs)[:, label])
+    def target(image, with_score=True):
+        x = torch.from_numpy(image).permute(2, 0, 1).float()[None]
+        x = (x - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(
+            IMAGENET_STD)[:, None, None]
+        if head is None or not with_score:
+            return Target(backbone, x)
+        with torch.no_grad():
+            label = int(logits(x).argmax())
+        return Target(backbone, x, lambda inputs: logits(inputs)[:, label])
+
+    return target
 
 
-def from_config(config, checkpoint, image):
-    """The backbone of a detector or segmentor, its pre-processed input and
-    the score of its prediction."""
+def config_targets(config, checkpoint):
+    """Targets of a detector's or segmentor's backbone: the model built
+    once, a function ``(image, with_score=True)`` to the image's
+    pre-processed input and the score of the model's prediction
+    (:class:`Target`)."""
     from mmengine.registry import init_default_scope
     from van_mm.benchmark import build_from_config
-    from van_mm.tools import load_config, task_of
+    from van_mm.tools import data_sample, load_config, task_of
     cfg = load_config(config)
     init_default_scope(cfg.default_scope)
     if checkpoint and not osp.isfile(checkpoint):
         raise SystemExit(f'Checkpoint not found: {checkpoint!r}')
     model = build_from_config(cfg, checkpoint=checkpoint)
-    h, w = image.shape[:2]
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
-                scale_factor=(1., 1.))
-    task = task_of(cfg)
-    if task == 'det':
-        from mmdet.structures import DetDataSample as Sample
-    else:
-        from mmseg.structures import SegDataSample as Sample
-    data = model.data_preprocessor(dict(
-        inputs=[torch.from_numpy(image[..., ::-1].copy()).permute(2, 0, 1)],
-        data_samples=[Sample(metainfo=meta)]), False)
-    inputs, samples = data['inputs'], data['data_samples']
+    score_of = detection_score if task_of(cfg) == 'det' else \
+        segmentation_score
 
-    if task == 'det':
-        from mmdet.structures.bbox import bbox2roi
-        roi_head = getattr(model, 'roi_head', None)
-        if roi_head is None or isinstance(
-                getattr(roi_head, 'bbox_head', None), torch.nn.ModuleList):
-            raise SystemExit(
-                'Grad-CAM of a detector needs a two-stage model with one box '
-                'head (Mask/Faster R-CNN); use --method lka for others.')
-        # The most confident (proposal, class) pair: the top detection
-        # before score threshold and NMS.
-        with torch.no_grad():
-            feats = model.extract_feat(inputs)
-            boxes = model.rpn_head.predict(feats, samples,
-                                           rescale=False)[0].bboxes
-            probs = roi_head._bbox_forward(feats, bbox2roi(
-                [boxes]))['cls_score'].softmax(-1)[:, :-1]
-        top = int(probs.flatten().argmax())
-        box, label = boxes[top // probs.shape[1]][None], top % probs.shape[1]
+    def target(image, with_score=True):
+        data = model.data_preprocessor(dict(
+            inputs=[torch.from_numpy(image[..., ::-1].copy()).permute(
+                2, 0, 1)],
+            data_samples=[data_sample(cfg, *image.shape[:2])]), False)
+        inputs, samples = data['inputs'], data['data_samples']
+        return Target(model.backbone, inputs, score_of(
+            model, inputs, samples) if with_score else None)
 
-        def score(x):
-            rois = bbox2roi([box] * x.shape[0])
-            return roi_head._bbox_forward(model.extract_feat(x),
-                                          rois)['cls_score'][:, label]
-    else:
-        with torch.no_grad():
-            labels = model.predict(inputs, samples)[0].pred_sem_seg.data[0]
-        label = int(labels.flatten().mode().values)
+    return target
 
-        def score(x):
-            logits = model.encode_decode(x, [s.metainfo for s in samples])
-            mask = (labels == label).to(logits.dtype)
-            return (logits[:, label] * mask).sum((1, 2))
-    return Target(model.backbone, inputs, score)
+
+def detection_score(model, inputs, samples):
+    """The class logit of a two-stage detector's most confident (proposal,
+    class) pair: its top detection before score threshold and NMS."""
+    from mmdet.structures.bbox import bbox2roi
+    roi_head = getattr(model, 'roi_head', None)
+    if roi_head is None or isinstance(
+            getattr(roi_head, 'bbox_head', None), torch.nn.ModuleList):
+        raise SystemExit(
+            'Grad-CAM of a detector needs a two-stage model with one box '
+            'head (Mask/Faster R-CNN); use --method lka for others.')
+    with torch.no_grad():
+        feats = model.extract_feat(inputs)
+        boxes = model.rpn_head.predict(feats, samples,
+                                       rescale=False)[0].bboxes
+        probs = roi_head._bbox_forward(feats, bbox2roi(
+            [boxes]))['cls_score'].softmax(-1)[:, :-1]
+    top = int(probs.flatten().argmax())
+    box, label = boxes[top // probs.shape[1]][None], top % probs.shape[1]
+
+    def score(x):
+        rois = bbox2roi([box] * x.shape[0])
+        return roi_head._bbox_forward(model.extract_feat(x),
+                                      rois)['cls_score'][:, label]
+
+    return score
+
+
+def segmentation_score(model, inputs, samples):
+    """A segmentor's logits of its most frequent predicted class, summed
+    over the pixels predicted as it."""
+    with torch.no_grad():
+        labels = model.predict(inputs, samples)[0].pred_sem_seg.data[0]
+    label = int(labels.flatten().mode().values)
+    metas = [s.metainfo for s in samples]
+
+    def score(x):
+        logits = model.encode_decode(x, metas)
+        mask = (labels == label).to(logits.dtype)
+        return (logits[:, label] * mask).sum((1, 2))
+
+    return score
 
 
 def lka_maps(target, stages):
@@ -216,23 +233,23 @@ def save_panel(image, maps, titles, out, dpi=100):
     plt.close(fig)
 
 
-def attention_maps(args, image):
-    """Maps (image size, in [0, 1]) for ``args.stage``."""
-    target = (from_config(args.config, args.checkpoint, image)
-              if args.config else from_arch(args.arch, args.checkpoint,
-                                            image))
-    if any(i not in range(len(target.backbone.stages)) for i in args.stage):
+def attention_maps(targets, image, method, stages):
+    """Maps (image size, in [0, 1]) of ``stages`` for one image;
+    ``targets`` comes from :func:`arch_targets` or :func:`config_targets`."""
+    target = targets(image, with_score=method == 'gradcam')
+    if any(i not in range(len(target.backbone.stages)) for i in stages):
         raise SystemExit(f'--stage must be in 0..'
                          f'{len(target.backbone.stages) - 1}')
-    maps = (lka_maps if args.method == 'lka' else gradcam_maps)(
-        target, args.stage)
+    maps = (lka_maps if method == 'lka' else gradcam_maps)(target, stages)
     return [to_image_size(m, *image.shape[:2]) for m in maps]
 
 
 def main(argv=None):
     args = parse_args(argv)
     image = load_image(args.image, args.size)
-    maps = attention_maps(args, image)
+    targets = (config_targets(args.config, args.checkpoint) if args.config
+               else arch_targets(args.arch, args.checkpoint))
+    maps = attention_maps(targets, image, args.method, args.stage)
     titles = ['input'] + [f'{args.method} stage {i}' for i in args.stage]
     save_panel(image, maps, titles, args.out)
     print(f'{args.image} -> {args.out} ({args.method}, stages '
