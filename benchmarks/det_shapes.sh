@@ -18,6 +18,6 @@ start=$SECONDS
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK" \
   --cfg-options val_cfg=None val_dataloader=None val_evaluator=None
 echo "[benchmark] training took $((SECONDS - start)) s"
-"$PY" tools/test.py "$CONFIG" "$WORK/iter_650.pth" --work-dir "$WORK"
+"$PY" tools/test.py "$CONFIG" "$(cat "$WORK/last_checkpoint")" --work-dir "$WORK"
 "$PY" tools/plot_curves.py "$WORK" --keys loss loss_mask lr \
   --out docs/det_shapes_loss.png

@@ -19,5 +19,5 @@ start=$SECONDS
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK" \
   --cfg-options val_cfg=None val_dataloader=None val_evaluator=None
 echo "[benchmark] training took $((SECONDS - start)) s"
-"$PY" tools/test.py "$CONFIG" "$WORK/iter_800.pth" --work-dir "$WORK"
+"$PY" tools/test.py "$CONFIG" "$(cat "$WORK/last_checkpoint")" --work-dir "$WORK"
 "$PY" tools/plot_curves.py "$WORK" --keys loss lr --out docs/seg_scenes_loss.png
