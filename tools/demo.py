@@ -33,6 +33,7 @@ def parse_args(argv=None):
 
 
 def list_images(path):
+    from van_mm.tools import require_file
     if osp.isdir(path):
         images = sorted(
             osp.join(path, name) for name in os.listdir(path)
@@ -41,17 +42,15 @@ def list_images(path):
             raise SystemExit(f'No images ({", ".join(IMAGE_EXTS)}) in '
                              f'{path!r}.')
         return images
-    if not osp.isfile(path):
-        raise SystemExit(f'Image not found: {path!r}')
-    return [path]
+    return [require_file(path, 'Image')]
 
 
 def build(config, checkpoint, device):
     """The task, the model, its inference function and a visualizer."""
-    from van_mm.tools import build_visualizer, load_config, task_of
+    from van_mm.tools import (build_visualizer, load_config, require_file,
+                              task_of)
     cfg = load_config(config)
-    if not osp.isfile(checkpoint):
-        raise SystemExit(f'Checkpoint not found: {checkpoint!r}')
+    require_file(checkpoint, 'Checkpoint')
     if task_of(cfg) == 'det':
         from mmdet.apis import inference_detector as infer
         from mmdet.apis import init_detector as init

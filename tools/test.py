@@ -9,10 +9,10 @@ and ``--out`` dumps the predictions to a ``.pkl`` file; segmentation configs
 print mIoU/mAcc/aAcc through mmseg's IoUMetric and ``--out`` writes the
 predicted label maps to a folder. ``--show-dir`` saves painted predictions.
 """
-import os
 
 from van_mm.tools import (build_runner, close_distributed, load_config,
-                          parse_tool_args, task_of, tool_parser)
+                          parse_tool_args, require_file, task_of,
+                          tool_parser)
 
 
 def parse_args():
@@ -31,9 +31,7 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
-    if not os.path.isfile(args.checkpoint):
-        raise SystemExit(f'Checkpoint not found: {args.checkpoint!r}')
-    cfg.load_from = args.checkpoint
+    cfg.load_from = require_file(args.checkpoint, 'Checkpoint')
     task = task_of(cfg)
 
     if args.show_dir:

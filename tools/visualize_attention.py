@@ -20,7 +20,6 @@ Maps are upsampled to the image and drawn over it with matplotlib; the
 PNG is the image followed by one panel per stage, each the image's size.
 """
 import argparse
-import os.path as osp
 
 import torch
 import torch.nn.functional as F
@@ -101,11 +100,11 @@ def config_targets(config, checkpoint):
     (:class:`Target`)."""
     from mmengine.registry import init_default_scope
     from van_mm.benchmark import build_from_config
-    from van_mm.tools import data_sample, load_config, task_of
+    from van_mm.tools import data_sample, load_config, require_file, task_of
     cfg = load_config(config)
     init_default_scope(cfg.default_scope)
-    if checkpoint and not osp.isfile(checkpoint):
-        raise SystemExit(f'Checkpoint not found: {checkpoint!r}')
+    if checkpoint:
+        require_file(checkpoint, 'Checkpoint')
     model = build_from_config(cfg, checkpoint=checkpoint)
     score_of = detection_score if task_of(cfg) == 'det' else \
         segmentation_score

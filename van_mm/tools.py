@@ -117,13 +117,20 @@ def build_visualizer(cfg: Config, name: str, dataset_meta: Dict):
     return visualizer
 
 
+def require_file(path: str, what: str) -> str:
+    """``path`` if it is a file; else exit with ``'{what} not found: path'``
+    (e.g. ``what='Checkpoint'``), before any model is built."""
+    if not osp.isfile(path):
+        raise SystemExit(f'{what} not found: {path!r}')
+    return path
+
+
 def read_image(path: str):
     """An RGB uint8 array (H, W, 3); fails with the path if the file is
     missing or not an image."""
     import mmcv
-    if not osp.isfile(path):
-        raise SystemExit(f'Image not found: {path!r}')
-    image = mmcv.imread(path)  # None for a file OpenCV cannot decode
+    # None for a file OpenCV cannot decode
+    image = mmcv.imread(require_file(path, 'Image'))
     if image is None:
         raise SystemExit(f'Cannot read image {path!r}: not an image file '
                          'or corrupt.')
