@@ -67,12 +67,11 @@ def arch_targets(arch, checkpoint):
     image's :class:`Target` (the score costs a prediction; only Grad-CAM
     needs it)."""
     from van_mm import VAN
-    from van_mm.checkpoint import read_converted
+    from van_mm.checkpoint import load_pretrained
     backbone = VAN(arch=arch).eval()
     head = None
     if checkpoint:
-        converted = read_converted(checkpoint)
-        backbone.load_state_dict(converted.state_dict)
+        converted = load_pretrained(backbone, checkpoint)
         if converted.head:
             head = torch.nn.Linear(*converted.head['weight'].shape[::-1])
             head.load_state_dict(converted.head)
@@ -165,14 +164,15 @@ def segmentation_score(model, inputs, samples):
 
 
 def lka_maps(target, stages):
-    """Channel mean of the last block's LKA map in each stage, (h, w)."""
+    """Channel mean of the last block's LKA map in each stage, (h, w): the
+    output of LKA's last conv, taken as the forward computes it."""
     maps, hooks = {}, []
     for i in stages:
         lka = target.backbone.stages[i].blocks[-1].attn.spatial_gating_unit
 
-        def hook(module, args, i=i):
-            maps[i] = module.attention_map(args[0]).mean(1)[0]
-        hooks.append(lka.register_forward_pre_hook(hook))
+        def hook(module, args, output, i=i):
+            maps[i] = output.mean(1)[0]
+        hooks.append(lka.conv1.register_forward_hook(hook))
     backbone = target.backbone
     out_indices = backbone.out_indices
     backbone.out_indices = (max(stages), )
