@@ -15,21 +15,14 @@ to the mean area share of the masks. A map that ignored the objects would
 put about the area share inside them.
 """
 import argparse
-import importlib.util
 import os.path as osp
+import sys
 
 import numpy as np
 
-HERE = osp.dirname(osp.abspath(__file__))
-
-
-def load_visualize_attention():
-    spec = importlib.util.spec_from_file_location(
-        'visualize_attention',
-        osp.join(HERE, '..', 'tools', 'visualize_attention.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
+                            'tools'))
+import visualize_attention as vis  # noqa: E402
 
 
 def main():
@@ -41,7 +34,6 @@ def main():
     parser.add_argument('--stage', type=int, nargs='+', default=[0, 1, 2, 3])
     args = parser.parse_args()
     from pycocotools.coco import COCO
-    vis = load_visualize_attention()
     coco = COCO(osp.join(args.data, 'annotations',
                          'instances_val2017.json'))
     targets = vis.config_targets(args.config, args.checkpoint)  # built once

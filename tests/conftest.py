@@ -8,7 +8,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 
 import official_van  # noqa: E402
-from van_mm.benchmark import randomize  # noqa: E402,F401  (tests import it)
+from van_mm.benchmark import randomize  # noqa: E402
 
 
 @pytest.fixture(scope='session')

@@ -70,7 +70,7 @@ def test_detector_config_loads_official_weights(tmp_path):
     from mmdet.utils import register_all_modules
 
     import official_van
-    from conftest import randomize
+    from van_mm.benchmark import randomize
     from helpers import load
     register_all_modules()
     official = randomize(official_van.van_b2(), seed=3)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import official_van
-from conftest import randomize
 from van_mm import VAN
+from van_mm.benchmark import randomize
 from van_mm.checkpoint import (LAYOUTS, convert_file, export_state_dict,
                                read_converted)
 

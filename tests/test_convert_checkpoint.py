@@ -6,9 +6,9 @@ import os
 import pytest
 import torch
 
-from conftest import randomize
 from helpers import load_tool, run_tool
 from van_mm import VAN
+from van_mm.benchmark import randomize
 from van_mm.checkpoint import convert_state_dict, read_converted
 
 tool = load_tool('convert_checkpoint')

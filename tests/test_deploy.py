@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import randomize
 from van_mm import VAN
+from van_mm.benchmark import randomize
 from van_mm.models.van import ConvMlp, PhaseSplitDWConv
 
 RTOL = 1e-4
