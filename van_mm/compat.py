@@ -24,9 +24,22 @@ applied once, by :func:`apply`, when ``van_mm`` is imported:
   is logged once per registry instead of failing every build: the modules
   registered before the failing import (all of mmpretrain's backbones, and
   van_mm's models) stay buildable.
+* mmengine 0.10.7 finds installed packages (the ``mmdet::``/``mmseg::``
+  prefixes of ``_base_`` configs) through ``pkg_resources``, which
+  setuptools >= 81 no longer ships (``No module named 'pkg_resources'``)
+  and older setuptools deprecate with a warning on every import. The three
+  functions involved (``is_installed``, ``get_installed_path``,
+  ``package2module``) are replaced by ``importlib.metadata`` equivalents,
+  with the same results. This works for configs loaded after ``van_mm`` is
+  imported (van_mm's tools import it first); a tool that loads a config
+  before importing van_mm (mmdet's own ``tools/train.py``) still needs
+  ``pkg_resources`` for those prefixes.
 """
 import functools
+import importlib.metadata
+import importlib.util
 import logging
+import os.path as osp
 
 import numpy as np
 import torch
@@ -73,8 +86,10 @@ def _wrap_model_cpu(original):
     def wrap_model(self, model_wrapper_cfg, model):
         if torch.cuda.is_available() or not self.distributed:
             return original(self, model_wrapper_cfg, model)
-        from mmengine.model import (MMDistributedDataParallel,
-                                    revert_sync_batchnorm)
+        from mmengine.model import (
+            MMDistributedDataParallel,
+            revert_sync_batchnorm,
+        )
         self.logger.info('No CUDA: distributed training on CPU with gloo; '
                          'SyncBN layers are reverted to BN.')
         model = revert_sync_batchnorm(model)
@@ -111,12 +126,79 @@ def _import_from_location_without_torchvision(original):
     return import_from_location
 
 
+def _distribution(package: str):
+    """The installed distribution called ``package``, or None."""
+    try:
+        return importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def package2module(package: str) -> str:
+    """mmengine's ``package2module``: the first top-level module of a
+    distribution (``mmsegmentation`` -> ``mmseg``)."""
+    dist = _distribution(package)
+    top_level = dist.read_text('top_level.txt') if dist else None
+    if not top_level:
+        raise ValueError(f'can not infer the module name of {package}')
+    return top_level.split('\n')[0]
+
+
+def is_installed(package: str) -> bool:
+    """mmengine's ``is_installed`` without ``pkg_resources``: a
+    distribution of that name, or else an importable module."""
+    if _distribution(package) is not None:
+        return True
+    spec = importlib.util.find_spec(package)
+    return spec is not None and spec.origin is not None
+
+
+def get_installed_path(package: str) -> str:
+    """mmengine's ``get_installed_path`` without ``pkg_resources``: the
+    folder of the installed package (``.../site-packages/mmdet``)."""
+    dist = _distribution(package)
+    if dist is None:
+        # not installed as a distribution: found through sys.path
+        spec = importlib.util.find_spec(package)
+        if spec is None:
+            raise importlib.metadata.PackageNotFoundError(package)
+        if spec.origin is None:
+            raise RuntimeError(
+                f'{package} is a namespace package, which is invalid '
+                'for `get_install_path`')
+        return osp.dirname(spec.origin)
+    location = str(dist.locate_file(''))
+    possible_path = osp.join(location, package)
+    if osp.exists(possible_path):
+        return possible_path
+    return osp.join(location, package2module(package))
+
+
+def _replace_package_utils() -> None:
+    """Use the functions above wherever mmengine imported its own."""
+    import sys
+
+    import mmengine.config.config  # noqa: F401  (these import them by name)
+    import mmengine.hub.hub  # noqa: F401
+    replacements = dict(is_installed=is_installed,
+                        get_installed_path=get_installed_path,
+                        package2module=package2module)
+    for name in ('mmengine.utils.package_utils', 'mmengine.utils',
+                 'mmengine.config.config', 'mmengine.hub.hub'):
+        module = sys.modules.get(name)
+        for attr, function in replacements.items():
+            if module is not None and hasattr(module, attr):
+                setattr(module, attr, function)
+
+
 def apply() -> None:
     """Apply the fixes above; calling it again does nothing."""
     global _applied
     if _applied:
         return
     _applied = True
+
+    _replace_package_utils()
 
     from mmengine.logging.history_buffer import HistoryBuffer
     HistoryBuffer.__reduce__ = _history_buffer_reduce
