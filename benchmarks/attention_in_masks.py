@@ -8,21 +8,20 @@ generated data).
         [--data data/shapes] [--num 20] [--stage 0 1 2 3]
 
 For each of the first ``--num`` validation images of a COCO-format dataset:
-the maps of ``tools/visualize_attention.py`` (upsampled to the image, scaled
-to [0, 1]) are read as mass distributions; the printed figure is the mean
-over images of (mass inside the union of the GT masks) / (total mass), next
+the maps of ``tools/visualize_attention.py`` (:mod:`van_mm.attention`;
+upsampled to the image, scaled to [0, 1]) are read as mass distributions;
+the printed figure is the mean over images of (mass inside the union of the
+GT masks) / (total mass), next
 to the mean area share of the masks. A map that ignored the objects would
 put about the area share inside them.
 """
 import argparse
 import os.path as osp
-import sys
 
 import numpy as np
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
-                            'tools'))
-import visualize_attention as vis  # noqa: E402
+from van_mm.attention import attention_maps, config_targets
+from van_mm.images import read_image
 
 
 def main():
@@ -36,7 +35,7 @@ def main():
     from pycocotools.coco import COCO
     coco = COCO(osp.join(args.data, 'annotations',
                          'instances_val2017.json'))
-    targets = vis.config_targets(args.config, args.checkpoint)  # built once
+    targets = config_targets(args.config, args.checkpoint)  # built once
     inside = {m: [] for m in ('lka', 'gradcam')}
     area = []
     for img_id in sorted(coco.getImgIds())[:args.num]:
@@ -45,10 +44,10 @@ def main():
         for ann in coco.loadAnns(coco.getAnnIds(imgIds=img_id)):
             mask |= coco.annToMask(ann).astype(bool)
         area.append(mask.mean())
-        image = vis.load_image(osp.join(args.data, 'val2017',
+        image = read_image(osp.join(args.data, 'val2017',
                                         info['file_name']))
         for method in inside:
-            maps = vis.attention_maps(targets, image, method, args.stage)
+            maps = attention_maps(targets, image, method, args.stage)
             inside[method].append(
                 [m[mask].sum() / max(m.sum(), 1e-12) for m in maps])
     print(f'{len(area)} validation images of {args.data}; objects cover '

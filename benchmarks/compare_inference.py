@@ -22,11 +22,16 @@ import platform
 import torch
 
 from van_mm import VAN
-from van_mm.benchmark import (bf16_autocast, build_from_config, make_inputs,
-                              max_relative_error, randomize,
-                              switch_to_deploy, time_cases)
+from van_mm.apis import build_from_config, load_config, switch_to_deploy
 from van_mm.checkpoint import convert_state_dict
-from van_mm.tools import load_config
+from van_mm.models.fusion import cpu_row_bands
+from van_mm.profiling import (
+    bf16_autocast,
+    make_inputs,
+    max_relative_error,
+    time_cases,
+)
+from van_mm.testing import randomize
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(HERE)
@@ -62,7 +67,7 @@ def backbones(shape, repeat):
     eager = VAN(arch='b2', ln_eps=weights.ln_eps).eval()
     eager.load_state_dict(weights.state_dict)
     deploy = copy.deepcopy(eager)
-    deploy.switch_to_deploy()
+    deploy.switch_to_deploy(mlp_bands=cpu_row_bands())
     deploy = deploy.to(memory_format=torch.channels_last)
 
     import torch._inductor.config as inductor

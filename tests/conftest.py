@@ -1,4 +1,8 @@
-"""Shared fixtures: official-layout VAN weights written to temporary files."""
+"""Shared fixtures: official-layout VAN weights written to temporary files.
+
+Plain helpers (tiny inputs, config loading, running a tool) are in
+``helpers.py``; this folder is on ``sys.path`` for them and for
+``official_van.py``."""
 import os
 import sys
 
@@ -8,7 +12,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 
 import official_van  # noqa: E402
-from van_mm.benchmark import randomize  # noqa: E402
+from van_mm.testing import randomize  # noqa: E402
 
 
 @pytest.fixture(scope='session')

@@ -1,21 +1,68 @@
-"""Helpers shared by the config and tool tests."""
-import importlib.util
+"""Helpers shared by the tests: tiny inputs, configs made small, and
+running the scripts of ``tools/`` as a user does."""
 import os
 import subprocess
 import sys
 
+import torch
 from mmengine.config import Config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.path.join(REPO, 'configs')
 
-# Small test settings for any VAN config: B0 without pretrained weights and
-# with plain BN, so that a config builds and runs quickly on a CPU.
+ALL_ARCHS = ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6']
 B0_DIMS = [32, 64, 160, 256]
+
+# Parameter counts (M) of the configs' models. Detection: the paper's
+# figures (RetinaNet 13.4/23.6/36.3/54.5M, Mask R-CNN 23.9/33.5/46.2/64.4M,
+# 3x Mask R-CNN 46M, Cascade Mask R-CNN 84M) reproduced with mmdet 3.3's
+# heads to two decimals; Sparse R-CNN has no published count. Segmentation:
+# the paper's Semantic FPN 8/18/30/49M and UperNet 32/44/57/75M reproduced
+# with mmseg 1.2's FPN/FPNHead and UPerHead/FCNHead.
+DET_PARAMS_M = {
+    'retinanet_van_b0_1x.py': 13.39,
+    'retinanet_van_b1_1x.py': 23.60,
+    'retinanet_van_b2_1x.py': 36.32,
+    'retinanet_van_b3_1x.py': 54.50,
+    'maskrcnn_van_b0_1x.py': 23.89,
+    'maskrcnn_van_b1_1x.py': 33.52,
+    'maskrcnn_van_b2_1x.py': 46.23,
+    'maskrcnn_van_b3_1x.py': 64.42,
+    'maskrcnn_van_b2_3x.py': 46.23,
+    'cascade_maskrcnn_van_b2_3x.py': 84.07,
+    'sparsercnn_van_b2_3x.py': 108.18,
+}
+SEG_PARAMS_M = {
+    'fpn_van_b0_ade20k_40k.py': 7.98,
+    'fpn_van_b1_ade20k_40k.py': 17.62,
+    'fpn_van_b2_ade20k_40k.py': 30.33,
+    'fpn_van_b3_ade20k_40k.py': 48.52,
+    'upernet_van_b0_ade20k_160k.py': 32.13,
+    'upernet_van_b1_ade20k_160k.py': 43.84,
+    'upernet_van_b2_ade20k_160k.py': 56.55,
+    'upernet_van_b3_ade20k_160k.py': 74.74,
+}
 
 
 def load(name: str) -> Config:
+    import van_mm  # noqa: F401  (configs load as van_mm's tools load them)
     return Config.fromfile(os.path.join(CONFIGS, name))
+
+
+def image(*shape, seed=1):
+    """A reproducible random input, by default (2, 3, 97, 131)."""
+    return torch.rand(*(shape or (2, 3, 97, 131)),
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def pretrained(path, arch='b0', **kwargs):
+    """A VAN of ``arch`` initialised from ``path`` as configs do it
+    (``init_cfg``), in eval mode."""
+    from van_mm import VAN
+    model = VAN(arch=arch, init_cfg=dict(type='Pretrained', checkpoint=path),
+                **kwargs)
+    model.init_weights()
+    return model.eval()
 
 
 def params_m(model) -> float:
@@ -23,13 +70,20 @@ def params_m(model) -> float:
 
 
 def to_tiny_b0(cfg: Config) -> Config:
-    """The config's model with a randomly initialised VAN-B0 backbone."""
+    """The config's model with a randomly initialised VAN-B0 backbone (plain
+    BN, no drop path) and the neck and heads that read it resized."""
     cfg.model.backbone.update(
         arch='b0', init_cfg=None, drop_path_rate=0.,
         norm_cfg=dict(type='BN', requires_grad=True))
     neck = cfg.model.get('neck')
     if neck is not None and 'in_channels' in neck:
         neck.in_channels = B0_DIMS
+    head = cfg.model.get('decode_head')
+    if head is not None and head.type == 'UPerHead':
+        head.in_channels = B0_DIMS
+    aux = cfg.model.get('auxiliary_head')
+    if aux is not None:
+        aux.in_channels = B0_DIMS[aux.in_index]
     return cfg
 
 
@@ -83,25 +137,24 @@ def iters(n, interval=None):
             f'default_hooks.checkpoint.interval={interval}']
 
 
-def load_tool(name):
-    """``tools/{name}.py`` imported as a module, to call its functions."""
-    spec = importlib.util.spec_from_file_location(
-        name, os.path.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_tool(args, cwd, timeout=900, env=None):
-    """Run a repo script (``tools/*.py`` or ``*.sh``) and return its output;
-    fail with the tail of the log if it exits non-zero."""
+def run_script(args, cwd, timeout=900, env=None):
+    """Run a repo script (``tools/*.py``, ``*.sh``) as a user does, with
+    this interpreter; the finished process (``returncode``, ``stdout``,
+    ``stderr``)."""
     script = os.path.join(REPO, args[0])
     cmd = (['bash', script] if script.endswith('.sh') else
            [sys.executable, script]) + [str(a) for a in args[1:]]
     full_env = dict(os.environ, **(env or {}))
     full_env.setdefault('OMP_NUM_THREADS', '2')
-    out = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True,
-                         text=True, timeout=timeout)
+    full_env.setdefault('PYTHON', sys.executable)  # for the .sh launchers
+    return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def run_tool(args, cwd, timeout=900, env=None):
+    """Run a repo script and return its output; fail with the tail of the
+    log if it exits non-zero."""
+    out = run_script(args, cwd, timeout, env)
     log = out.stdout + out.stderr
-    assert out.returncode == 0, f'{" ".join(cmd)} failed:\n{log[-4000:]}'
+    assert out.returncode == 0, f'{args[0]} failed:\n{log[-4000:]}'
     return log

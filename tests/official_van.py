@@ -1,10 +1,14 @@
 """The official VAN-Classification model, as published (timm-based code).
 
-Reference for equality tests: written from the official repository's
-``models/van.py`` (seed document 001), with timm's helpers replaced by their
-torch equivalents and one addition, ``forward_stages``, which returns the
-four NCHW stage outputs that ``forward_features`` computes on its way.
-Do not "improve" this file: its value is being the official code.
+Upstream: https://github.com/Visual-Attention-Network/VAN-Classification,
+``models/van.py``, Copyright (c) the VAN authors (Meng-Hao Guo et al.),
+Apache License 2.0. Modified here: timm's helpers (DropPath, to_2tuple,
+trunc_normal_, the model registry) are replaced by torch equivalents, and
+one method is added, ``forward_stages``, which returns the four NCHW stage
+outputs that ``forward_features`` computes on its way.
+
+Reference for equality tests. Do not "improve" this file: its value is
+being the official code.
 """
 from functools import partial
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from helpers import ALL_ARCHS
 from van_mm import VAN
 
-ALL_ARCHS = ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6']
-
-# SPEC section 1: params of the classification model (1000-class head), M.
+# The paper's (and the official README's) parameter counts of the
+# classification models, 1000-class head included, in M.
 PAPER_PARAMS_M = {'b0': 4.1, 'b1': 13.9, 'b2': 26.6, 'b3': 44.8, 'b4': 60.3}
 
 

@@ -2,21 +2,16 @@
 import pytest
 import torch
 
+from helpers import image, load, pretrained
 from van_mm import VAN
-from van_mm.checkpoint import CheckpointError, convert_state_dict
-
-
-def pretrained(path, arch='b0', **kwargs):
-    model = VAN(arch=arch, init_cfg=dict(type='Pretrained', checkpoint=path),
-                **kwargs)
-    model.init_weights()
-    return model.eval()
+from van_mm.checkpoint import CheckpointError, convert_state_dict, unwrap
+from van_mm.testing import randomize
 
 
 def test_official_file_gives_official_outputs(official_b0, official_b0_file):
     """Same official-layout weights, same input: every stage within 1e-5."""
     model = pretrained(official_b0_file)
-    x = torch.rand(2, 3, 97, 131, generator=torch.Generator().manual_seed(1))
+    x = image()
     with torch.no_grad():
         ref = official_b0.forward_stages(x)
         outs = model(x)
@@ -35,7 +30,7 @@ def test_every_official_tensor_is_used(official_b0):
 def test_backbone_prefix_of_a_detector_is_stripped(official_b0):
     det = {f'backbone.{k}': v for k, v in official_b0.state_dict().items()}
     det['neck.lateral_convs.0.conv.weight'] = torch.zeros(1)
-    converted = convert_state_dict({'state_dict': det}['state_dict'])
+    converted = convert_state_dict(unwrap({'state_dict': det}))
     assert converted.state_dict.keys() == VAN(arch='b0').state_dict().keys()
     assert 'neck.lateral_convs.0.conv.weight' in converted.dropped
 
@@ -70,8 +65,6 @@ def test_detector_config_loads_official_weights(tmp_path):
     from mmdet.utils import register_all_modules
 
     import official_van
-    from van_mm.benchmark import randomize
-    from helpers import load
     register_all_modules()
     official = randomize(official_van.van_b2(), seed=3)
     path = str(tmp_path / 'van_base_828.pth.tar')

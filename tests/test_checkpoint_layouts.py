@@ -4,26 +4,15 @@ import pytest
 import torch
 
 import official_van
+from helpers import B0_DIMS, image, load, pretrained
 from van_mm import VAN
-from van_mm.benchmark import randomize
-from van_mm.checkpoint import (LAYOUTS, convert_file, export_state_dict,
-                               read_converted)
+from van_mm.archs import ARCHS
+from van_mm.checkpoint import LAYOUTS, export_state_dict, read_converted
+from van_mm.checkpoint.converter import convert_file
+from van_mm.testing import randomize
 
-B0_DIMS = [32, 64, 160, 256]
-B0_DEPTHS = [3, 3, 5, 2]
+B0_DEPTHS = ARCHS['b0']['depths']
 ATOL = 1e-5
-
-
-def pretrained(path, **kwargs):
-    model = VAN(arch='b0', init_cfg=dict(type='Pretrained', checkpoint=path),
-                **kwargs)
-    model.init_weights()
-    return model.eval()
-
-
-def image(seed=1):
-    return torch.rand(2, 3, 97, 131, generator=torch.Generator().manual_seed(
-        seed))
 
 
 def assert_stages_close(ref, outs):
@@ -146,9 +135,9 @@ def test_mmpretrain_file_gives_mmpretrain_outputs(tmp_path):
 def test_layernorm_eps_mismatch_is_reported(tmp_path, monkeypatch):
     """mmseg's VAN trained with eps 1e-5; a default (1e-6) backbone loads the
     weights and warns with the setting that reproduces them."""
-    import van_mm.checkpoint
+    import van_mm.checkpoint.loading
     logged = []
-    monkeypatch.setattr(van_mm.checkpoint, 'print_log',
+    monkeypatch.setattr(van_mm.checkpoint.loading, 'print_log',
                         lambda msg, **kwargs: logged.append(msg))
     path = str(tmp_path / 'mmseg_van_b0.pth')
     weights = randomize(VAN(arch='b0')).state_dict()
@@ -182,8 +171,6 @@ def test_segmentor_config_loads_huggingface_weights(tmp_path):
     transformers model.safetensors ends up with exactly those weights."""
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
-
-    from helpers import load
     register_all_modules()
     hf = hf_van()
     hf.save_pretrained(tmp_path)

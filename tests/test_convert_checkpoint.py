@@ -6,19 +6,18 @@ import os
 import pytest
 import torch
 
-from helpers import load_tool, run_tool
+from helpers import run_script, run_tool
 from van_mm import VAN
-from van_mm.benchmark import randomize
 from van_mm.checkpoint import convert_state_dict, read_converted
+from van_mm.testing import randomize
 
-tool = load_tool('convert_checkpoint')
+TOOL = 'tools/convert_checkpoint.py'
 
 
 def test_cli_converts_an_official_file(official_b0, official_b0_file,
                                        tmp_path):
     dst = tmp_path / 'out' / 'van_b0.pth'
-    log = run_tool(['tools/convert_checkpoint.py', official_b0_file, dst],
-                   cwd=tmp_path)
+    log = run_tool([TOOL, official_b0_file, dst], cwd=tmp_path)
     assert 'layout: official' in log
     assert 'arch: b0' in log
     assert 'dropped 2 non-backbone keys (head: 2)' in log
@@ -35,8 +34,8 @@ def test_head_and_output_layout(official_b0, official_b0_file, tmp_path):
     """--with-head --to mmpretrain writes what mmpretrain's classifier
     loads: backbone.* with mmpretrain's names and head.fc.*."""
     dst = str(tmp_path / 'van-tiny.pth')
-    assert tool.main([official_b0_file, dst, '--with-head',
-                      '--to', 'mmpretrain']) == 0
+    run_tool([TOOL, official_b0_file, dst, '--with-head', '--to',
+              'mmpretrain'], cwd=tmp_path)
     state = torch.load(dst, weights_only=True)['state_dict']
     assert torch.equal(state['head.fc.weight'],
                        official_b0.state_dict()['head.weight'])
@@ -45,7 +44,8 @@ def test_head_and_output_layout(official_b0, official_b0_file, tmp_path):
 
 
 def truncated(src, path):
-    data = open(src, 'rb').read()
+    with open(src, 'rb') as f:
+        data = f.read()
     path.write_bytes(data[:len(data) // 2])
 
 
@@ -76,14 +76,15 @@ def unknown_arch(src, path):
 ], ids=['wrong-arch', 'truncated', 'not-a-checkpoint', 'unsafe-pickle',
         'fits-no-arch'])
 def test_bad_input_is_refused_and_nothing_written(
-        make, args, message, official_b0_file, tmp_path, capsys):
+        make, args, message, official_b0_file, tmp_path):
     src = official_b0_file
     if make is not None:
         src = tmp_path / 'src.pth'
         make(official_b0_file, src)
     dst = tmp_path / 'dst.pth'
-    assert tool.main([str(src), str(dst), *args]) == 1
-    err = capsys.readouterr().err
+    out = run_script([TOOL, src, dst, *args], cwd=tmp_path)
+    assert out.returncode == 1
+    err = out.stderr
     assert message in err
     assert str(src) in err
     assert f'Nothing was written to {dst}' in err
@@ -94,12 +95,13 @@ def test_allow_pickle_opens_a_trusted_file(official_b0_file, tmp_path):
     src = tmp_path / 'src.pth'
     pickled_objects(official_b0_file, src)
     dst = tmp_path / 'dst.safetensors'
-    assert tool.main([str(src), str(dst), '--allow-pickle']) == 0
+    run_tool([TOOL, src, dst, '--allow-pickle'], cwd=tmp_path)
     assert read_converted(str(dst)).layout.name == 'van_mm'
 
 
-def test_missing_source_names_the_path(tmp_path, capsys):
-    assert tool.main([str(tmp_path / 'nope.pth'),
-                      str(tmp_path / 'dst.pth')]) == 1
-    assert 'nope.pth' in capsys.readouterr().err
+def test_missing_source_names_the_path(tmp_path):
+    out = run_script([TOOL, tmp_path / 'nope.pth', tmp_path / 'dst.pth'],
+                     cwd=tmp_path)
+    assert out.returncode == 1
+    assert 'nope.pth' in out.stderr
     assert os.listdir(tmp_path) == []

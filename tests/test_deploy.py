@@ -7,9 +7,11 @@ import pytest
 import torch
 import torch.nn as nn
 
+from helpers import ALL_ARCHS
 from van_mm import VAN
-from van_mm.benchmark import randomize
-from van_mm.models.van import ConvMlp, PhaseSplitDWConv
+from van_mm.models.fusion import PhaseSplitDWConv, RowBands
+from van_mm.models.van import ConvMlp
+from van_mm.testing import randomize
 
 RTOL = 1e-4
 
@@ -27,7 +29,7 @@ def assert_close(ref, outs):
         assert err <= RTOL, f'output {i}: relative error {err:.2e}'
 
 
-@pytest.mark.parametrize('arch', ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6'])
+@pytest.mark.parametrize('arch', ALL_ARCHS)
 def test_deploy_mode_matches_normal_mode(arch):
     model = randomize(VAN(arch=arch))
     deployed = copy.deepcopy(model)
@@ -63,7 +65,7 @@ def test_phase_split_conv_equals_dilated_conv(size):
         assert_close([conv(x)], [PhaseSplitDWConv(conv)(x)])
 
 
-def test_mlp_bands_equal_the_whole_mlp(monkeypatch):
+def test_mlp_bands_equal_the_whole_mlp():
     """Bands of rows with one row of context give the unbanded result, at
     the image borders too (band of 3 rows over 10)."""
     mlp = randomize(ConvMlp(8, 32))
@@ -71,8 +73,7 @@ def test_mlp_bands_equal_the_whole_mlp(monkeypatch):
     with torch.no_grad():
         ref = mlp(x)
         mlp.deploy = True
-        monkeypatch.setattr(ConvMlp, 'CHUNK_ABOVE_BYTES', 0)
-        monkeypatch.setattr(ConvMlp, 'CHUNK_BYTES', 2 * 32 * 7 * 4 * 3)
+        mlp.bands = RowBands(band_bytes=2 * 32 * 7 * 4 * 3, above_bytes=0)
         assert_close([ref], [mlp(x)])
 
 

@@ -8,24 +8,10 @@ from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 from mmengine.model import revert_sync_batchnorm
 
-from helpers import lighten, load, params_m, to_tiny_b0
+from helpers import DET_PARAMS_M, lighten, load, params_m, to_tiny_b0
 
 register_all_modules()
 
-# Parameter counts (M) of SPEC section 3, reproduced with mmdet's heads.
-DET_PARAMS_M = {
-    'retinanet_van_b0_1x.py': 13.39,
-    'retinanet_van_b1_1x.py': 23.60,
-    'retinanet_van_b2_1x.py': 36.32,
-    'retinanet_van_b3_1x.py': 54.50,
-    'maskrcnn_van_b0_1x.py': 23.89,
-    'maskrcnn_van_b1_1x.py': 33.52,
-    'maskrcnn_van_b2_1x.py': 46.23,
-    'maskrcnn_van_b3_1x.py': 64.42,
-    'maskrcnn_van_b2_3x.py': 46.23,
-    'cascade_maskrcnn_van_b2_3x.py': 84.07,
-    'sparsercnn_van_b2_3x.py': 108.18,
-}
 ARCH = {'b0': 'VAN-Tiny', 'b1': 'VAN-Small', 'b2': 'VAN-Base',
         'b3': 'VAN-Large'}
 
@@ -40,8 +26,9 @@ def test_params_match_paper(name):
 
 @pytest.mark.parametrize('name', sorted(DET_PARAMS_M))
 def test_training_settings(name):
-    """SPEC section 3: AdamW 1e-4, wd 0.05, 16 images per step, pretrained
-    official weights of the configured arch, COCO under data/coco/."""
+    """The paper's detection setting: AdamW 1e-4, wd 0.05, 16 images per
+    step, pretrained official weights of the configured arch, COCO under
+    data/coco/."""
     cfg = load(name)
     assert cfg.custom_imports.imports == ['van_mm']
     opt = cfg.optim_wrapper.optimizer

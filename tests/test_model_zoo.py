@@ -5,17 +5,14 @@ import os
 import pytest
 import yaml
 
-from helpers import REPO, load_tool
-from test_detection import DET_PARAMS_M
-from test_segmentation import SEG_PARAMS_M
-
-zoo = load_tool('model_zoo')
+from helpers import DET_PARAMS_M, REPO, SEG_PARAMS_M, load
+from van_mm import model_zoo as zoo
+from van_mm.pretrained import PRETRAINED
 
 
 @pytest.fixture(scope='module')
 def metafile():
-    with open(zoo.METAFILE) as f:
-        return {m['Name']: m for m in yaml.safe_load(f)['Models']}
+    return zoo.read_metafile(REPO)
 
 
 def test_model_index_imports_the_metafile():
@@ -25,8 +22,8 @@ def test_model_index_imports_the_metafile():
 
 
 def test_every_config_has_one_entry(metafile):
-    assert sorted(metafile) == zoo.config_names()
-    assert set(zoo.config_names()) == {
+    assert sorted(metafile) == zoo.config_names(REPO)
+    assert set(zoo.config_names(REPO)) == {
         os.path.splitext(n)[0] for n in {**DET_PARAMS_M, **SEG_PARAMS_M}}
     for name, entry in metafile.items():
         assert os.path.isfile(os.path.join(REPO, entry['Config']))
@@ -38,7 +35,7 @@ def test_entry_matches_its_config(name, metafile):
     """Arch and pretrained URL as in the config; parameters as the
     configs build (DET/SEG_PARAMS_M, checked against the built models by
     the detection and segmentation tests); results as the paper's."""
-    info, meta = zoo.describe(name), metafile[name]['Metadata']
+    info, meta = zoo.describe(REPO, name), metafile[name]['Metadata']
     assert meta['Architecture'] == [info['framework'],
                                     f'VAN-{info["arch"].upper()}']
     assert meta['Pretrained'] == info['pretrained']
@@ -49,8 +46,20 @@ def test_entry_matches_its_config(name, metafile):
     assert (results[0]['Metrics'] if results else None) == zoo.PAPER[name]
 
 
-def test_readme_table_is_up_to_date():
-    text, start, end = zoo.readme_block()
-    assert text[start:end] == zoo.render(), (
-        'README.md model zoo is stale: run python tools/model_zoo.py '
-        '--write-readme')
+def test_readme_tables_are_up_to_date():
+    with open(zoo.readme_path(REPO), encoding='utf-8') as f:
+        assert f.read() == zoo.rendered_readme(REPO), (
+            'README.md model zoo is stale: run python tools/model_zoo.py '
+            '--write-readme')
+
+
+@pytest.mark.parametrize('arch', ['b0', 'b1', 'b2', 'b3'])
+def test_arch_bases_name_the_published_weights(arch):
+    """configs/_base_/models/van_{arch}.py (what configs read) and
+    van_mm.pretrained (what README lists) name the same file."""
+    from van_mm.archs import ARCHS
+    van = load(os.path.join('_base_', 'models', f'van_{arch}.py')).van
+    assert van.arch == arch
+    assert van.pretrained == PRETRAINED[f'van_{arch}.in1k'].url
+    assert van.channels == ARCHS[arch]['embed_dims']
+    assert van.stage3_channels == ARCHS[arch]['embed_dims'][2]

@@ -11,6 +11,8 @@ import pytest
 from helpers import CONFIGS, QUICK_RUN, REPO, iters, run_tool
 from van_mm.synthetic import make_coco_shapes
 
+pytestmark = pytest.mark.slow  # each test trains or tests a model
+
 CONFIG = os.path.join(CONFIGS, 'shapes', 'maskrcnn_van_b0_shapes.py')
 # Fewer proposals and RoIs than the config, so each iteration is quick.
 LIGHT = [

@@ -11,6 +11,8 @@ import pytest
 from helpers import CONFIGS, QUICK_RUN, iters, run_tool
 from van_mm.synthetic import SCENE_CLASSES, make_ade_scenes
 
+pytestmark = pytest.mark.slow  # each test trains or tests a model
+
 CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
 
 

@@ -8,9 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import CONFIGS, load_tool, run_tool
-from van_mm.synthetic import (SCENE_CLASSES, SHAPE_CLASSES, make_ade_scenes,
-                              make_coco_shapes)
+from helpers import CONFIGS, run_tool
+from van_mm.attention import arch_targets, attention_maps
+from van_mm.images import read_image
+from van_mm.synthetic import (
+    SCENE_CLASSES,
+    SHAPE_CLASSES,
+    make_ade_scenes,
+    make_coco_shapes,
+)
+
+pytestmark = pytest.mark.slow  # each test runs a tool on a model
 
 DET_CONFIG = os.path.join(CONFIGS, 'shapes', 'maskrcnn_van_b0_shapes.py')
 SEG_CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
@@ -21,7 +29,8 @@ def random_checkpoint(config, classes, path):
     it (state dict + dataset meta)."""
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS, init_default_scope
-    from van_mm.tools import load_config
+
+    from van_mm.apis import load_config
     cfg = load_config(config)
     init_default_scope(cfg.default_scope)
     torch.manual_seed(0)
@@ -99,15 +108,15 @@ def test_attention_panels_follow_the_image(method, workspace, images,
     """--arch b0 with an official file (it has a classification head, so
     Grad-CAM has a score): one panel per stage, each the image's size, and
     two images give two different maps."""
-    tool = load_tool('visualize_attention')
-    maps = []
-    for i, image in enumerate(images[:2]):
-        out = workspace / f'{method}_{i}.png'
-        maps.append(tool.main([image, '--arch', 'b0', '--checkpoint',
-                               official_b0_file, '--method', method,
-                               '--stage', '1', '2', '3', '--out', str(out)]))
-        h, w = mmcv.imread(image).shape[:2]
-        assert read_png(out).shape[:2] == (h, 4 * w)
+    out = workspace / f'{method}.png'
+    run_tool(['tools/visualize_attention.py', images[0], '--arch', 'b0',
+              '--checkpoint', official_b0_file, '--method', method,
+              '--stage', 1, 2, 3, '--out', out], cwd=workspace)
+    h, w = mmcv.imread(images[0]).shape[:2]
+    assert read_png(out).shape[:2] == (h, 4 * w)
+    targets = arch_targets('b0', official_b0_file)
+    maps = [attention_maps(targets, read_image(image), method, [1, 2, 3])
+            for image in images[:2]]
     assert all(m.shape == (h, w) for m in maps[0])
     assert all(0 <= m.min() and m.max() <= 1 for m in maps[0])
     last = [m[-1] for m in maps]  # stage 3
@@ -157,21 +166,3 @@ def test_plot_curves_of_two_runs(tmp_path):
     run_tool(['tools/plot_curves.py', *runs, '--keys', 'loss', 'mIoU',
               '--out', out], cwd=tmp_path)
     assert read_png(out).shape[1] > read_png(out).shape[0]  # two panels
-
-
-def test_configs_add_tensorboard_when_it_is_installed(monkeypatch):
-    """Without tensorboard (this machine) only the local backend; with it,
-    mmengine's TensorboardVisBackend too."""
-    import importlib.util
-
-    from helpers import load
-    assert load('maskrcnn_van_b0_1x.py').visualizer.vis_backends == [
-        dict(type='LocalVisBackend')]
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, 'find_spec', lambda name, *args: object()
-        if name == 'tensorboard' else find_spec(name, *args))
-    for name in ('maskrcnn_van_b0_1x.py', 'fpn_van_b0_ade20k_40k.py',
-                 'sparsercnn_van_b2_3x.py'):
-        assert dict(type='TensorboardVisBackend') in load(
-            name).visualizer.vis_backends, name

@@ -10,13 +10,12 @@ prediction configs.
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from van_mm import VAN
-
-MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
-STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+from van_mm.cli import read_image
+from van_mm.images import to_input
+from van_mm.synthetic import synthetic_picture
 
 
 def parse_args():
@@ -29,36 +28,15 @@ def parse_args():
     return parser.parse_args()
 
 
-def synthetic_image(h=480, w=640):
-    """A picture of a few shapes on a gradient, RGB uint8 (h, w, 3)."""
-    yy, xx = np.mgrid[0:h, 0:w]
-    img = np.stack([xx * 255 / w, yy * 255 / h, np.full((h, w), 96)], -1)
-    img[(yy - 150)**2 + (xx - 200)**2 < 80**2] = (230, 40, 40)
-    img[300:420, 380:560] = (40, 200, 60)
-    return img.astype(np.uint8)
-
-
-def load_image(path):
-    import mmcv
-    try:
-        img = mmcv.imread(path, channel_order='rgb')
-    except Exception as e:  # mmcv raises for missing files
-        raise SystemExit(f'Cannot read image {path!r}: {e}')
-    if img is None:
-        raise SystemExit(f'Cannot read image {path!r}: not an image file.')
-    return img
-
-
 def main():
     args = parse_args()
-    img = load_image(args.image) if args.image else synthetic_image()
+    img = read_image(args.image) if args.image else synthetic_picture()
     init_cfg = dict(type='Pretrained', checkpoint=args.checkpoint) \
         if args.checkpoint else None
     model = VAN(arch=args.arch, init_cfg=init_cfg)
     model.init_weights()
     model.eval()
-    x = torch.from_numpy((img.astype(np.float32) - MEAN) / STD)
-    x = x.permute(2, 0, 1)[None].contiguous()
+    x = to_input(img)
     start = time.perf_counter()
     with torch.no_grad():
         outs = model(x)

@@ -17,10 +17,15 @@ import json
 
 import torch
 
-from van_mm.benchmark import (bf16_autocast, build_from_config, make_inputs,
-                              max_relative_error, reset_peak_rss, rss_mib,
-                              switch_to_deploy, time_cases)
-from van_mm.tools import load_config
+from van_mm.apis import build_from_config, load_config, switch_to_deploy
+from van_mm.profiling import (
+    bf16_autocast,
+    make_inputs,
+    max_relative_error,
+    reset_peak_rss,
+    rss_mib,
+    time_cases,
+)
 
 
 def parse_args(argv=None):
@@ -57,7 +62,10 @@ def main(argv=None):
     model = build_from_config(cfg, args.backbone, args.checkpoint)
     model = model.to(args.device)
     if args.deploy:
-        switch_to_deploy(model)
+        try:
+            switch_to_deploy(model, args.device)
+        except ValueError as e:
+            raise SystemExit(f'--deploy: {e}')
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if args.compile:

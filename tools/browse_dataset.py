@@ -30,8 +30,8 @@ def parse_args(argv=None):
 def plain_instances(instances):
     """Box and mask types as DetLocalVisualizer draws them (tensors and
     boolean arrays), as mmdet's own browse_dataset does."""
-    from mmdet.structures.bbox import BaseBoxes
     from mmdet.models.utils import mask2ndarray
+    from mmdet.structures.bbox import BaseBoxes
     if isinstance(instances.get('bboxes'), BaseBoxes):
         instances.bboxes = instances.bboxes.tensor
     if instances.get('masks') is not None:
@@ -41,7 +41,9 @@ def plain_instances(instances):
 def main(argv=None):
     args = parse_args(argv)
     from mmengine.registry import DATASETS, init_default_scope
-    from van_mm.tools import build_visualizer, load_config
+
+    from van_mm.apis import load_config
+    from van_mm.visualization import build_visualizer
     cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.default_scope)
     dataset = DATASETS.build(cfg.train_dataloader.dataset)

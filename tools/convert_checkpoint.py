@@ -16,7 +16,8 @@ import argparse
 import sys
 from collections import Counter
 
-from van_mm.checkpoint import LAYOUTS, CheckpointError, convert_file
+from van_mm.checkpoint import LAYOUTS, CheckpointError
+from van_mm.checkpoint.converter import convert_file
 
 
 def parse_args(argv=None):
@@ -53,7 +54,9 @@ def main(argv=None):
             args.src, args.dst, arch=args.arch, to=args.to,
             with_head=args.with_head, allow_pickle=args.allow_pickle)
     except (CheckpointError, FileNotFoundError) as e:
-        print(f'error: {e}\nNothing was written to {args.dst}.',
+        option = getattr(e, 'option', None)
+        flag = (f' [--{option.replace("_", "-")}]' if option else '')
+        print(f'error{flag}: {e}\nNothing was written to {args.dst}.',
               file=sys.stderr)
         return 1
     print(f'layout: {converted.layout.name} ({converted.layout.description})')

@@ -15,6 +15,10 @@ import argparse
 import os
 import os.path as osp
 
+from van_mm.apis import load_config, task_of
+from van_mm.cli import read_image, require_file
+from van_mm.visualization import build_visualizer
+
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
@@ -33,7 +37,6 @@ def parse_args(argv=None):
 
 
 def list_images(path):
-    from van_mm.tools import require_file
     if osp.isdir(path):
         images = sorted(
             osp.join(path, name) for name in os.listdir(path)
@@ -47,8 +50,6 @@ def list_images(path):
 
 def build(config, checkpoint, device):
     """The task, the model, its inference function and a visualizer."""
-    from van_mm.tools import (build_visualizer, load_config, require_file,
-                              task_of)
     cfg = load_config(config)
     require_file(checkpoint, 'Checkpoint')
     if task_of(cfg) == 'det':
@@ -71,7 +72,6 @@ def main(argv=None):
         args.out.lower().endswith(IMAGE_EXTS)
     if not single:
         os.makedirs(args.out, exist_ok=True)
-    from van_mm.tools import read_image
     for path in images:
         image = read_image(path)
         result = infer(model, image[..., ::-1].copy())  # models take BGR

@@ -9,10 +9,14 @@ and ``--out`` dumps the predictions to a ``.pkl`` file; segmentation configs
 print mIoU/mAcc/aAcc through mmseg's IoUMetric and ``--out`` writes the
 predicted label maps to a folder. ``--show-dir`` saves painted predictions.
 """
-
-from van_mm.tools import (build_runner, close_distributed, load_config,
-                          parse_tool_args, require_file, task_of,
-                          tool_parser)
+from van_mm.apis import load_config, task_of
+from van_mm.cli import (
+    build_runner,
+    close_distributed,
+    parse_tool_args,
+    require_file,
+    tool_parser,
+)
 
 
 def parse_args():

@@ -7,8 +7,13 @@
 The interface of mmdet's and mmseg's ``tools/train.py``; the task follows
 from the config's ``default_scope``.
 """
-from van_mm.tools import (build_runner, close_distributed, load_config,
-                          parse_tool_args, tool_parser)
+from van_mm.apis import load_config
+from van_mm.cli import (
+    build_runner,
+    close_distributed,
+    parse_tool_args,
+    tool_parser,
+)
 
 
 def parse_args():

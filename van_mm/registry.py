@@ -1,27 +1,43 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
-"""van_mm's registry node and the one function that registers its models.
+"""van_mm's registry nodes and the decorator that registers into them.
 
-A model registered with :func:`register_model` can be built
+A class registered with :func:`register` can be built
 
-* as ``type='VAN'`` from mmdet, mmseg or any other OpenMMLab scope whose
-  registry does not define its own ``VAN`` (they fall back to mmengine's root
-  registry, where it is registered), after ``custom_imports=dict(
-  imports=['van_mm'])``;
-* as ``type='van_mm.VAN'`` from any scope, mmpretrain's included (mmpretrain
-  ships its own ``VAN``, which wins there for a bare ``type='VAN'``). The
-  scoped form needs no ``custom_imports``: mmengine imports
-  ``van_mm.registry``, whose ``locations`` import the models.
+* by its bare name (``type='VAN'``) from mmdet, mmseg or any other
+  OpenMMLab scope whose registry does not define that name itself (they
+  fall back to mmengine's root registry, where it is registered), after
+  ``custom_imports=dict(imports=['van_mm'])``;
+* by its scoped name (``type='van_mm.VAN'``) from any scope, mmpretrain's
+  included (mmpretrain ships its own ``VAN``, which wins there for a bare
+  ``type='VAN'``). The scoped form needs no ``custom_imports``: mmengine
+  imports the node's ``locations`` first.
 """
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import Registry
 
 MODELS = Registry(
     'model', parent=MMENGINE_MODELS, scope='van_mm',
     locations=['van_mm.models'])
+VISBACKENDS = Registry(
+    'vis_backend', parent=MMENGINE_VISBACKENDS, scope='van_mm',
+    locations=['van_mm.visualization'])
+
+_ROOTS = {id(MODELS): MMENGINE_MODELS, id(VISBACKENDS): MMENGINE_VISBACKENDS}
+
+
+def register(registry: Registry):
+    """Class decorator: register into ``registry`` (van_mm's node) and into
+    mmengine's root registry above it."""
+
+    def decorator(cls):
+        registry.register_module(module=cls)
+        _ROOTS[id(registry)].register_module(module=cls)
+        return cls
+
+    return decorator
 
 
 def register_model(cls):
-    """Class decorator: register ``cls`` in van_mm's and the root registry."""
-    MODELS.register_module(module=cls)
-    MMENGINE_MODELS.register_module(module=cls)
-    return cls
+    """Class decorator: register a model in van_mm's and the root registry."""
+    return register(MODELS)(cls)

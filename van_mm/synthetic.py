@@ -12,6 +12,8 @@ dataset is downloaded or committed:
   (``images/{training,validation}/*.jpg``, ``annotations/.../*.png``, label
   0 = ignore, classes 1..N so that ``reduce_zero_label=True`` maps them to
   0..N-1).
+* :func:`synthetic_picture`: one picture of a few shapes on a gradient, for
+  demos that need an image and no data.
 
 Everything is drawn with OpenCV from a seeded ``numpy`` generator, so the
 same arguments give the same files.
@@ -237,3 +239,13 @@ def make_ade_scenes(root: str,
             cv2.imwrite(osp.join(root, 'annotations', split, name + '.png'),
                         label)
     return root
+
+
+def synthetic_picture(h: int = 480, w: int = 640) -> np.ndarray:
+    """A picture of a disc and a rectangle on a gradient, RGB uint8
+    (h, w, 3)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 / w, yy * 255 / h, np.full((h, w), 96)], -1)
+    img[(yy - 150)**2 + (xx - 200)**2 < 80**2] = (230, 40, 40)
+    img[300:420, 380:560] = (40, 200, 60)
+    return img.astype(np.uint8)

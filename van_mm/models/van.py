@@ -5,7 +5,10 @@ Guo et al., "Visual Attention Network", 2022
 (https://arxiv.org/abs/2202.09741).
 The maths follows the official VAN-Classification code exactly; the module
 layout is van_mm's own (``stages.{i}.patch_embed / blocks / norm``) and
-:mod:`van_mm.checkpoint` maps published checkpoints onto it.
+:mod:`van_mm.checkpoint` maps published checkpoints onto it. The archs
+b0-b6 are the table of :mod:`van_mm.archs`. Each module's
+``switch_to_deploy`` turns it into an inference-only equivalent with the
+layers of :mod:`van_mm.models.fusion`.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -20,102 +23,16 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from van_mm.archs import ARCHS, parse_arch
 from van_mm.checkpoint import load_pretrained
+from van_mm.models.fusion import (
+    PhaseSplitDWConv,
+    RowBands,
+    bn_affine,
+    conv_mlp_in_bands,
+    fuse_conv,
+)
 from van_mm.registry import register_model
-
-
-@torch.no_grad()
-def fuse_conv(conv: nn.Conv2d,
-              in_scale: Optional[torch.Tensor] = None,
-              in_shift: Optional[torch.Tensor] = None,
-              out_scale: Optional[torch.Tensor] = None,
-              out_shift: Optional[torch.Tensor] = None) -> nn.Conv2d:
-    """A 1x1 conv equal to ``out_scale * conv(in_scale * x + in_shift) +
-    out_shift`` (per-channel vectors, each optional).
-
-    ``in_*`` may only be given for a 1x1 conv (with zero padding a per-channel
-    shift before a larger kernel is not a bias).
-    """
-    w = conv.weight.detach().clone()
-    b = (conv.bias.detach().clone() if conv.bias is not None else
-         w.new_zeros(w.shape[0]))
-    if in_shift is not None:
-        assert conv.kernel_size == (1, 1) and conv.groups == 1
-        b += w.flatten(1) @ in_shift
-    if in_scale is not None:
-        w *= in_scale[None, :, None, None]
-    if out_scale is not None:
-        w *= out_scale[:, None, None, None]
-        b *= out_scale
-    if out_shift is not None:
-        b += out_shift
-    fused = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size,
-        stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
-        groups=conv.groups, bias=True).to(w.device)
-    fused.weight.copy_(w)
-    fused.bias.copy_(b)
-    return fused
-
-
-def bn_affine(bn: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(scale, shift)`` with ``bn(x) == scale * x + shift`` in eval mode."""
-    std = (bn.running_var + bn.eps).sqrt()
-    scale = bn.weight / std
-    return scale.detach(), (bn.bias - bn.running_mean * scale).detach()
-
-
-class PhaseSplitDWConv(nn.Module):
-    """A dilated depth-wise conv computed as a dense one on the input's
-    dilation phases (space-to-batch, as in TensorFlow's atrous conv).
-
-    With dilation d, output pixel (d*a + p, d*b + q) only sees input pixels
-    of the same phase (p, q). Each phase grid is convolved with the same
-    kernel without dilation; the d*d phases ride along as channels, so one
-    depth-wise conv over ``d*d*C`` channels replaces the dilated one, which
-    oneDNN runs about 5x slower on CPU. Same sums, other order: outputs
-    equal to float rounding. Used by :meth:`VAN.switch_to_deploy`.
-
-    Args:
-        conv (nn.Conv2d): A depth-wise conv with stride 1 and "same"
-            padding ``dilation * (kernel_size - 1) // 2``.
-    """
-
-    def __init__(self, conv: nn.Conv2d):
-        super().__init__()
-        k, d = conv.kernel_size[0], conv.dilation[0]
-        assert conv.groups == conv.in_channels == conv.out_channels
-        assert conv.stride == (1, 1)
-        assert conv.padding == (d * (k - 1) // 2, ) * 2
-        self.dilation = d
-        self.channels = conv.in_channels
-        phases = d * d
-        # channel (p * d + q) * C + c of the phase tensor is channel c of
-        # phase (p, q)
-        self.weight = nn.Parameter(
-            conv.weight.detach().repeat(phases, 1, 1, 1))
-        self.bias = nn.Parameter(conv.bias.detach().repeat(phases))
-        self.padding = k // 2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d, C = self.dilation, self.channels
-        B, _, H, W = x.shape
-        channels_last = x.is_contiguous(memory_format=torch.channels_last)
-        pad_h, pad_w = -H % d, -W % d
-        if pad_h or pad_w:  # zeros, as the conv's own padding
-            x = F.pad(x, (0, pad_w, 0, pad_h))
-        Hd, Wd = (H + pad_h) // d, (W + pad_w) // d
-        # NHWC (B, Hd, p, Wd, q, C) -> (B, Hd, Wd, p, q, C): phases as
-        # channels, viewed back as a channels_last NCHW tensor
-        x = x.permute(0, 2, 3, 1).reshape(B, Hd, d, Wd, d, C)
-        x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, Hd, Wd, d * d * C)
-        x = F.conv2d(x.permute(0, 3, 1, 2), self.weight, self.bias,
-                     padding=self.padding, groups=d * d * C)
-        x = x.permute(0, 2, 3, 1).reshape(B, Hd, Wd, d, d, C)
-        x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, Hd * d, Wd * d, C)
-        x = x[:, :H, :W].permute(0, 3, 1, 2)
-        return x.contiguous(memory_format=torch.channels_last
-                            if channels_last else torch.contiguous_format)
 
 
 class LKA(nn.Module):
@@ -187,46 +104,17 @@ class ConvMlp(nn.Module):
         self.act = nn.GELU()
         self.fc2 = nn.Conv2d(hidden_dims, dims, 1)
         self.drop = nn.Dropout(drop)
-        self.deploy = False  # set by VANBlock.switch_to_deploy
-
-    # Deploy mode: a hidden tensor larger than CHUNK_ABOVE_BYTES is computed
-    # in bands of rows of about CHUNK_BYTES, which stay in cache through
-    # fc1, dwconv, GELU and fc2. Measured on the 2-core EPYC (2 MiB L2,
-    # 32 MiB L3) with VAN-B2 at 512x512, channels_last: stage 1 (hidden
-    # 32 MiB) 50.9 -> 21.1 ms, stage 2 (16 MiB) 32.9 -> 17.6 ms; stage 3
-    # (5 MiB) is fastest unbanded (9.4 ms).
-    CHUNK_ABOVE_BYTES = 8 * 2**20
-    CHUNK_BYTES = 2 * 2**20
+        self.bands = None  # set by VANBlock.switch_to_deploy
+        self.deploy = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.deploy:
-            return self._forward_deploy(x)
+        if self.deploy:  # no dropout; large inputs in bands if asked for
+            if self.bands is None:
+                return self.fc2(self.act(self.dwconv(self.fc1(x))))
+            return conv_mlp_in_bands(x, self.fc1, self.dwconv, self.act,
+                                     self.fc2, self.bands)
         x = self.drop(self.act(self.dwconv(self.fc1(x))))
         return self.drop(self.fc2(x))
-
-    def _forward_deploy(self, x: torch.Tensor) -> torch.Tensor:
-        """Inference without dropout; large inputs in bands of rows (the
-        3x3 conv gets one row of context above and below each band)."""
-        B, _, H, W = x.shape
-        hidden_row = B * self.fc1.out_channels * W * x.element_size()
-        if hidden_row * H <= self.CHUNK_ABOVE_BYTES:
-            return self.fc2(self.act(self.dwconv(self.fc1(x))))
-        rows = max(1, self.CHUNK_BYTES // hidden_row)
-        dw = self.dwconv
-        channels_last = x.is_contiguous(memory_format=torch.channels_last)
-        out = torch.empty(
-            B, self.fc2.out_channels, H, W, dtype=x.dtype, device=x.device,
-            memory_format=torch.channels_last
-            if channels_last else torch.contiguous_format)
-        for top in range(0, H, rows):
-            bottom = min(top + rows, H)
-            h = self.fc1(x[:, :, max(top - 1, 0):min(bottom + 1, H)])
-            # rows beyond the image are the conv's zero padding
-            h = F.pad(h, (0, 0, int(top == 0), int(bottom == H)))
-            h = F.conv2d(h, dw.weight, dw.bias, padding=(0, 1),
-                         groups=dw.groups)
-            out[:, :, top:bottom] = self.fc2(self.act(h))
-        return out
 
 
 class VANBlock(nn.Module):
@@ -283,11 +171,11 @@ class VANBlock(nn.Module):
         return self.mlp(x).add_(x)
 
     @torch.no_grad()
-    def switch_to_deploy(self):
+    def switch_to_deploy(self, mlp_bands: Optional[RowBands] = None):
         """Fold ``norm1``/``norm2`` (eval statistics) and the layer scales
-        into the 1x1 convs around them, compute LKA's dilated conv phase by
-        phase (:class:`PhaseSplitDWConv`) and large MLPs in bands of rows;
-        inference only.
+        into the 1x1 convs around them and compute LKA's dilated conv phase
+        by phase (:class:`PhaseSplitDWConv`); with ``mlp_bands``, large MLP
+        inputs in bands of rows (:func:`conv_mlp_in_bands`). Inference only.
 
         With ``norm1(x) = s * x + t`` and layer scale ``l``, the attention
         branch ``x + l * (proj_2(LKA(...)) + norm1(x))`` becomes
@@ -307,6 +195,7 @@ class VANBlock(nn.Module):
                                 out_shift=ls1 * t1)
         mlp.fc1 = fuse_conv(mlp.fc1, in_scale=s2, in_shift=t2)
         mlp.fc2 = fuse_conv(mlp.fc2, out_scale=ls2)
+        mlp.bands = mlp_bands
         mlp.deploy = True
         lka = attn.spatial_gating_unit
         lka.conv_spatial = PhaseSplitDWConv(lka.conv_spatial)
@@ -452,29 +341,7 @@ class VAN(BaseModule):
         [(1, 32, 56, 56), (1, 64, 28, 28), (1, 160, 14, 14), (1, 256, 7, 7)]
     """
 
-    arch_zoo = {
-        **dict.fromkeys(['b0', 'tiny'], dict(
-            embed_dims=[32, 64, 160, 256], depths=[3, 3, 5, 2],
-            mlp_ratios=[8, 8, 4, 4])),
-        **dict.fromkeys(['b1', 'small'], dict(
-            embed_dims=[64, 128, 320, 512], depths=[2, 2, 4, 2],
-            mlp_ratios=[8, 8, 4, 4])),
-        **dict.fromkeys(['b2', 'base'], dict(
-            embed_dims=[64, 128, 320, 512], depths=[3, 3, 12, 3],
-            mlp_ratios=[8, 8, 4, 4])),
-        **dict.fromkeys(['b3', 'large'], dict(
-            embed_dims=[64, 128, 320, 512], depths=[3, 5, 27, 3],
-            mlp_ratios=[8, 8, 4, 4])),
-        'b4': dict(
-            embed_dims=[64, 128, 320, 512], depths=[3, 6, 40, 3],
-            mlp_ratios=[8, 8, 4, 4]),
-        'b5': dict(
-            embed_dims=[96, 192, 480, 768], depths=[3, 3, 24, 3],
-            mlp_ratios=[8, 8, 4, 4]),
-        'b6': dict(
-            embed_dims=[96, 192, 384, 768], depths=[6, 6, 90, 6],
-            mlp_ratios=[8, 8, 4, 4]),
-    }  # yapf: disable
+    arch_zoo = ARCHS
     patch_sizes = (7, 3, 3, 3)
     strides = (4, 2, 2, 2)
 
@@ -527,23 +394,10 @@ class VAN(BaseModule):
                     with_cp=with_cp))
         self._freeze_stages()
 
-    @classmethod
-    def parse_arch(cls, arch: Union[str, Dict]) -> Dict[str, List]:
-        """Resolve an arch name or dict to ``embed_dims/depths/mlp_ratios``."""
-        if isinstance(arch, str):
-            if arch.lower() not in cls.arch_zoo:
-                raise KeyError(f'Unknown VAN arch {arch!r}; choose one of '
-                               f'{sorted(cls.arch_zoo)} or pass a dict with '
-                               'embed_dims, depths and mlp_ratios.')
-            return {k: list(v) for k, v in cls.arch_zoo[arch.lower()].items()}
-        keys = {'embed_dims', 'depths', 'mlp_ratios'}
-        if not isinstance(arch, dict) or set(arch) != keys:
-            raise KeyError('A custom VAN arch must be a dict with exactly the '
-                           f'keys {sorted(keys)}, got {arch!r}.')
-        if len({len(v) for v in arch.values()}) != 1:
-            raise ValueError('embed_dims, depths and mlp_ratios of a custom '
-                             f'VAN arch must have equal lengths: {arch!r}')
-        return {k: list(v) for k, v in arch.items()}
+    @staticmethod
+    def parse_arch(arch: Union[str, Dict]) -> Dict[str, List]:
+        """Resolve an arch name or dict (:func:`van_mm.archs.parse_arch`)."""
+        return parse_arch(arch)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         outs = []
@@ -556,19 +410,25 @@ class VAN(BaseModule):
         return tuple(outs)
 
     @torch.no_grad()
-    def switch_to_deploy(self):
+    def switch_to_deploy(self, mlp_bands: Optional[RowBands] = None):
         """Fold every BatchNorm and layer scale into the convolutions next to
         them (:meth:`VANBlock.switch_to_deploy`) for faster inference.
 
         Uses the BN running statistics, so call it after loading weights;
         the model is put in eval mode and cannot be trained afterwards.
         Outputs match the normal eval-mode forward to float rounding.
+
+        Args:
+            mlp_bands (RowBands, optional): Compute large MLP inputs in
+                bands of rows that fit the CPU's cache
+                (:func:`van_mm.models.fusion.cpu_row_bands` for the CPU this
+                runs on). Defaults to None: whole tensors, as on a GPU.
         """
         self.eval()
         for stage in self.stages:
             stage.patch_embed.switch_to_deploy()
             for block in stage.blocks:
-                block.switch_to_deploy()
+                block.switch_to_deploy(mlp_bands)
         self.deploy = True
 
     def _freeze_stages(self):

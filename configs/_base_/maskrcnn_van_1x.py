@@ -1,0 +1,8 @@
+# Mask R-CNN (mmdet's R-50-FPN model with the VAN backbone) on COCO 2017
+# instance segmentation, 1x schedule. An arch base adds the arch.
+_base_ = [
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    'mmdet::_base_/datasets/coco_instance.py',
+    './det_adamw_1x.py',
+]
+model = dict(backbone={{_base_.van_backbone}})

@@ -1,0 +1,12 @@
+# RetinaNet (mmdet's R-50-FPN model with the VAN backbone) on COCO 2017
+# detection, 1x schedule. The FPN is PVT's for RetinaNet (P3-P7 from stages
+# 2-4, extra convs on the input), as the paper follows PVT's detection
+# settings. An arch base adds the arch.
+_base_ = [
+    'mmdet::_base_/models/retinanet_r50_fpn.py',
+    'mmdet::_base_/datasets/coco_detection.py',
+    './det_adamw_1x.py',
+]
+model = dict(
+    backbone={{_base_.van_backbone}},
+    neck=dict(start_level=1, add_extra_convs='on_input', num_outs=5))

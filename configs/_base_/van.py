@@ -1,0 +1,34 @@
+# What every VAN framework base shares (variables only, so that it combines
+# with any mmdet/mmseg base). A framework base puts `van_backbone` in place
+# of its base's backbone; a config adds an arch base
+# (configs/_base_/models/van_b*.py: arch, pretrained weights, and the stage
+# widths necks and heads read). Each framework base also states
+# custom_imports = dict(imports=['van_mm']), which registers VAN.
+
+# All four stages (strides 4, 8, 16, 32); SyncBN as in the official
+# VAN-Segmentation configs (tools/train.py reverts it to BN on one process
+# or on CPU); ImageNet weights named by the arch base.
+van_backbone = dict(
+    _delete_=True,
+    type='VAN',
+    out_indices=(0, 1, 2, 3),
+    norm_cfg=dict(type='SyncBN', requires_grad=True),
+    init_cfg=dict(type='Pretrained'))
+
+# Scalars to WORK_DIR/<timestamp>/vis_data/scalars.json, and to TensorBoard
+# event files there when `tensorboard` is installed (van_mm.visualization).
+van_vis_backends = [
+    dict(type='LocalVisBackend'),
+    dict(type='TensorboardIfInstalledVisBackend'),
+]
+
+# AdamW for VAN detectors: lr 1e-4, weight decay 0.05 for 16 images per
+# step (the paper's detection setting, as Swin's and PVTv2's), no decay on
+# norms and layer scales.
+van_det_optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(
+        norm_decay_mult=0., custom_keys={'layer_scale': dict(decay_mult=0.)}))

@@ -1,0 +1,102 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Configs and models: reading a config as the tools do, telling its task,
+building its model (or backbone) with weights, and deploy mode.
+
+What ``tools/`` and ``benchmarks/`` build models with, as ``mmdet.apis``
+does for mmdet's tools.
+"""
+import os.path as osp
+from typing import Dict, Optional
+
+import torch.nn as nn
+from mmengine.config import Config
+
+TASKS = {'mmdet': 'det', 'mmseg': 'seg'}
+
+
+def task_of(cfg: Config) -> str:
+    """``'det'`` or ``'seg'``, from the config's ``default_scope``."""
+    scope = cfg.get('default_scope')
+    if scope not in TASKS:
+        raise ValueError(
+            f'Config default_scope is {scope!r}; van_mm tools run mmdet and '
+            "mmseg configs (inherit mmdet's or mmseg's default_runtime).")
+    return TASKS[scope]
+
+
+def load_config(path: str,
+                cfg_options: Optional[Dict] = None,
+                work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """Read a config the way mmdet's/mmseg's tools do: options merged, the
+    launcher set and ``work_dir`` from the argument, the config, or
+    ``./work_dirs/CONFIG_NAME``; fails early unless it is an mmdet or mmseg
+    config."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Config not found: {path!r}')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    task_of(cfg)
+    return cfg
+
+
+def data_sample(cfg: Config, height: int, width: int):
+    """An empty ``DetDataSample``/``SegDataSample`` (by the config's task)
+    for one unscaled, unpadded ``height`` x ``width`` image, as
+    ``test_step``/``predict`` take it."""
+    if task_of(cfg) == 'det':
+        from mmdet.structures import DetDataSample as Sample
+    else:
+        from mmseg.structures import SegDataSample as Sample
+    shape = (height, width)
+    return Sample(metainfo=dict(img_shape=shape, ori_shape=shape,
+                                pad_shape=shape, scale_factor=(1., 1.)))
+
+
+def build_from_config(cfg: Config, backbone_only: bool = False,
+                      checkpoint: Optional[str] = None) -> nn.Module:
+    """The config's model (or just its backbone) in eval mode on CPU, with
+    SyncBN reverted to BN.
+
+    Weights: ``checkpoint`` if given (a runner checkpoint of the whole
+    model, or for ``backbone_only`` any VAN layout), else random; the
+    config's pretrained ``init_cfg`` is not downloaded.
+    """
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import MODELS, init_default_scope
+
+    from van_mm.checkpoint import load_pretrained
+    from van_mm.models import VAN
+    init_default_scope(cfg.default_scope)
+    model_cfg = cfg.model.backbone if backbone_only else cfg.model
+    model = revert_sync_batchnorm(MODELS.build(model_cfg))
+    if checkpoint:
+        from mmengine.runner import load_checkpoint
+        if isinstance(model, VAN):
+            load_pretrained(model, checkpoint)
+        else:
+            load_checkpoint(model, checkpoint, map_location='cpu',
+                            strict=True)
+    model.eval()
+    return model
+
+
+def switch_to_deploy(model: nn.Module, device: str = 'cpu') -> None:
+    """Deploy mode for a VAN or for a model whose backbone is a VAN, with
+    the MLP row bands that suit ``device`` (cache-sized bands on a CPU,
+    whole tensors elsewhere)."""
+    from van_mm.models.fusion import cpu_row_bands
+    target = getattr(model, 'backbone', model)
+    if not hasattr(target, 'switch_to_deploy'):
+        raise ValueError(
+            f'{type(target).__name__} has no deploy mode: only van_mm\'s '
+            'VAN backbone folds its BN and layer scales.')
+    target.switch_to_deploy(
+        mlp_bands=cpu_row_bands() if device == 'cpu' else None)

@@ -1,0 +1,28 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""VAN checkpoints in every published layout.
+
+* :mod:`~van_mm.checkpoint.layouts`: the table of layouts (add one here);
+* :mod:`~van_mm.checkpoint.files`: reading files safely;
+* :mod:`~van_mm.checkpoint.keys`: mapping keys to van_mm's and back;
+* :mod:`~van_mm.checkpoint.loading`: loading into a backbone, strictly;
+* :mod:`~van_mm.checkpoint.converter`: file-to-file conversion (imports the
+  model, so it is not imported here).
+"""
+from .files import CheckpointError, load_file
+from .keys import (
+                   Converted,
+                   convert_state_dict,
+                   detect_layout,
+                   export_state_dict,
+                   read_converted,
+                   unwrap,
+)
+from .layouts import LAYOUTS, Layout, get_layout
+from .loading import check_compatible, infer_arch, load_pretrained
+
+__all__ = [
+    'CheckpointError', 'load_file', 'Converted', 'convert_state_dict',
+    'detect_layout', 'export_state_dict', 'read_converted', 'unwrap',
+    'LAYOUTS', 'Layout', 'get_layout', 'check_compatible', 'infer_arch',
+    'load_pretrained'
+]

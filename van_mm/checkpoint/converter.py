@@ -1,0 +1,73 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Converting a checkpoint file in any layout into one file in another
+(``tools/convert_checkpoint.py``). The weights are loaded into a real
+``VAN`` of their arch first, so this module imports the model; the key
+mapping itself (:mod:`van_mm.checkpoint.keys`) does not.
+"""
+from typing import Optional, Tuple
+
+import torch
+
+from van_mm.archs import closest_arch
+from van_mm.checkpoint.files import CheckpointError
+from van_mm.checkpoint.keys import Converted, export_state_dict, read_converted
+from van_mm.checkpoint.loading import (
+    check_compatible,
+    infer_arch,
+    widths_and_depths,
+)
+from van_mm.fileio import atomic_write
+from van_mm.models.van import VAN
+
+
+def convert_file(src: str,
+                 dst: str,
+                 arch: Optional[str] = None,
+                 to: str = 'van_mm',
+                 with_head: bool = False,
+                 allow_pickle: bool = False) -> Tuple[Converted, str]:
+    """Convert a VAN checkpoint in any known layout to one file in layout
+    ``to`` (default: a plain van_mm backbone state dict).
+
+    The weights are loaded into a real ``VAN(arch)`` (strict) before
+    anything is written, and ``dst`` is only replaced once the new file is
+    complete, so a failure leaves no ``dst`` behind.
+
+    Args:
+        src: Checkpoint file or URL in any layout of :data:`LAYOUTS`.
+        dst: Output path; ``.safetensors`` writes safetensors, anything
+            else ``torch.save({'state_dict': ..., 'meta': ...})``.
+        arch: Expected arch; by default inferred from the shapes.
+        to: Output layout name.
+        with_head: Also write the linear classifier of a classification
+            checkpoint.
+        allow_pickle: Let ``torch.load`` unpickle arbitrary objects (only
+            for trusted files).
+
+    Returns:
+        The :class:`Converted` source and the arch of the weights.
+    """
+    converted = read_converted(src, allow_pickle=allow_pickle)
+    if arch is None:
+        arch = infer_arch(converted.state_dict) or closest_arch(
+            *widths_and_depths(converted.state_dict))
+    check_compatible(
+        VAN(arch=arch), converted.state_dict, src)  # names the first bad key
+    if with_head and not converted.head:
+        raise CheckpointError(
+            f'{src}: with_head asked for a classification head, but the '
+            f'{converted.layout.name} checkpoint has none that van_mm can '
+            f'write (dropped keys: {converted.dropped[:5]}).',
+            option='with_head')
+    out = export_state_dict(converted.state_dict, to,
+                            converted.head if with_head else None)
+    meta = dict(arch=arch, ln_eps=converted.ln_eps,
+                source_layout=converted.layout.name, layout=to)
+    with atomic_write(dst) as tmp:
+        if dst.endswith('.safetensors'):
+            from safetensors.torch import save_file
+            save_file({k: v.contiguous() for k, v in out.items()}, tmp,
+                      metadata={k: str(v) for k, v in meta.items()})
+        else:
+            torch.save(dict(state_dict=out, meta=meta), tmp)
+    return converted, arch

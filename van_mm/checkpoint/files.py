@@ -1,0 +1,91 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Reading checkpoint files safely: safetensors, or ``torch.load`` that
+unpickles only tensors and plain containers unless the caller allows more.
+"""
+import os.path as osp
+import pickle
+import re
+import urllib.request
+import zipfile
+from typing import Dict
+
+import torch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used as VAN weights.
+
+    Attributes:
+        option: The keyword argument that would change the outcome (e.g.
+            ``'allow_pickle'``), for a command line to name its own flag.
+    """
+
+    def __init__(self, message: str, option: str = None):
+        super().__init__(message)
+        self.option = option
+
+
+def _load_safetensors(filename: str, is_url: bool) -> Dict:
+    """A safetensors file as ``{'state_dict': ..., 'meta': ...}``; the
+    converter stores ``ln_eps`` in the file's string metadata."""
+    from safetensors import safe_open
+    from safetensors.torch import load
+    if is_url:
+        with urllib.request.urlopen(filename) as f:
+            return dict(state_dict=load(f.read()), meta={})
+    with safe_open(osp.expanduser(filename), framework='pt') as f:
+        meta = dict(f.metadata() or {})
+        state_dict = {k: f.get_tensor(k) for k in f.keys()}
+    if 'ln_eps' in meta:
+        meta['ln_eps'] = float(meta['ln_eps'])
+    return dict(state_dict=state_dict, meta=meta)
+
+
+def load_file(filename: str, allow_pickle: bool = False):
+    """Read a checkpoint file or URL as it is stored (no unwrapping).
+
+    ``.safetensors`` files are read with safetensors. Other files go through
+    ``torch.load(weights_only=True)``, which unpickles only tensors and plain
+    containers, unless ``allow_pickle`` is set: that runs arbitrary code
+    from the file, so use it only for files you trust.
+
+    Raises:
+        FileNotFoundError: ``filename`` is neither an existing file nor a URL.
+        CheckpointError: The file is truncated, not a checkpoint, or needs
+            unpickling that is not allowed.
+    """
+    is_url = re.match(r'^https?://', filename) is not None
+    path = filename if is_url else osp.expanduser(filename)
+    if not is_url and not osp.isfile(path):
+        raise FileNotFoundError(
+            f'VAN checkpoint not found: {filename!r}. Check '
+            "init_cfg=dict(type='Pretrained', checkpoint=...) or "
+            'download the file first.')
+    try:
+        if filename.endswith('.safetensors'):
+            return _load_safetensors(filename, is_url)
+        if is_url:
+            return torch.hub.load_state_dict_from_url(
+                filename, map_location='cpu', weights_only=not allow_pickle)
+        return torch.load(
+            path, map_location='cpu', weights_only=not allow_pickle)
+    except pickle.UnpicklingError as e:
+        if not is_url and not zipfile.is_zipfile(path):
+            # torch.save writes zip archives; this is some other file.
+            raise CheckpointError(
+                f'Cannot read checkpoint {filename!r}: it is truncated or '
+                'not a PyTorch/safetensors file (not a zip archive).') from e
+        raise CheckpointError(
+            f'{filename!r} holds Python objects besides tensors; van_mm '
+            'refuses to unpickle it by default because that can run '
+            'arbitrary code. If you trust the file, allow it with '
+            "allow_pickle=True (in the backbone's init_cfg). Original "
+            f'error: {str(e).splitlines()[0]}',
+            option='allow_pickle') from e
+    except ImportError:
+        raise
+    except Exception as e:  # zip, safetensors and I/O errors differ by type
+        raise CheckpointError(
+            f'Cannot read checkpoint {filename!r}: it is truncated or not a '
+            f'PyTorch/safetensors file ({type(e).__name__}: '
+            f'{str(e).splitlines()[0] if str(e) else ""}).') from e

@@ -1,0 +1,56 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""The published ImageNet weights of VAN: one table.
+
+Each entry says where a file is published, the checkpoint layout it is in
+(:mod:`van_mm.checkpoint.layouts`), the LayerNorm epsilon it was trained
+with, its ImageNet top-1 and licence, as timm's ``default_cfgs`` do. The
+per-arch config bases (``configs/_base_/models/van_b*.py``) name the same
+files (configs cannot import this table; ``tests/test_model_zoo.py`` keeps
+the two equal), and ``tools/model_zoo.py`` renders it into README.
+"""
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One published checkpoint of a VAN backbone.
+
+    Attributes:
+        arch: The arch (``b0``-``b6``).
+        url: Where to download it.
+        layout: Its checkpoint layout's name.
+        ln_eps: LayerNorm epsilon of the stage norms it was trained with.
+        dataset: What it was trained on.
+        top1: ImageNet-1K top-1 accuracy (%) as published, if any.
+        licence: The licence it is published under.
+        source: Who publishes it, and where the figures come from.
+    """
+    arch: str
+    url: str
+    layout: str
+    ln_eps: float
+    dataset: str
+    top1: Optional[float]
+    licence: str
+    source: str
+
+
+_HF = 'https://huggingface.co/Visual-Attention-Network'
+_OFFICIAL = ('VAN-Classification (official), README; files on Hugging Face '
+             '(Visual-Attention-Network/VAN-*-original)')
+
+PRETRAINED: Dict[str, Weights] = {
+    'van_b0.in1k': Weights(
+        'b0', f'{_HF}/VAN-Tiny-original/resolve/main/van_tiny_754.pth.tar',
+        'official', 1e-6, 'ImageNet-1K', 75.4, 'Apache-2.0', _OFFICIAL),
+    'van_b1.in1k': Weights(
+        'b1', f'{_HF}/VAN-Small-original/resolve/main/van_small_811.pth.tar',
+        'official', 1e-6, 'ImageNet-1K', 81.1, 'Apache-2.0', _OFFICIAL),
+    'van_b2.in1k': Weights(
+        'b2', f'{_HF}/VAN-Base-original/resolve/main/van_base_828.pth.tar',
+        'official', 1e-6, 'ImageNet-1K', 82.8, 'Apache-2.0', _OFFICIAL),
+    'van_b3.in1k': Weights(
+        'b3', f'{_HF}/VAN-Large-original/resolve/main/van_large_839.pth.tar',
+        'official', 1e-6, 'ImageNet-1K', 83.9, 'Apache-2.0', _OFFICIAL),
+}

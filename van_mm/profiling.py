@@ -1,0 +1,123 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Timing inference and reading memory use: what ``tools/benchmark.py`` and
+``benchmarks/`` measure with."""
+import contextlib
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+
+from van_mm.apis import data_sample
+
+
+def make_inputs(cfg: Config, model: nn.Module, batch: int, height: int,
+                width: int, backbone_only: bool) -> Callable[[], object]:
+    """A function that runs one inference of ``model`` on a random batch.
+
+    The backbone gets a float tensor; a detector or segmentor gets uint8
+    images and data samples through its ``test_step`` (pre-processing,
+    network and post-processing, as ``tools/test.py`` runs it).
+    """
+    g = torch.Generator().manual_seed(0)
+    if backbone_only:
+        x = torch.rand(batch, 3, height, width, generator=g)
+        if next(model.parameters()).is_contiguous(
+                memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)
+        device = next(model.parameters()).device
+        x = x.to(device)
+        return lambda: model(x)
+    data = dict(
+        inputs=[torch.randint(0, 256, (3, height, width), dtype=torch.uint8,
+                              generator=g) for _ in range(batch)],
+        data_samples=[data_sample(cfg, height, width) for _ in range(batch)])
+    return lambda: model.test_step(data)
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter (``/proc/self/clear_refs``), so
+    that ``rss_mib('VmHWM')`` measures from now on."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def rss_mib(field_name: str = 'VmRSS') -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak since the last reset) in MiB."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field_name + ':'):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f'{field_name} not in /proc/self/status')
+
+
+@dataclass
+class Timing:
+    """Latencies of one case, in seconds."""
+    name: str
+    batch: int
+    times: List[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range over the median, in percent."""
+        if len(self.times) < 4:
+            return float('nan')
+        q = statistics.quantiles(self.times, n=4)
+        return 100 * (q[2] - q[0]) / self.median
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch / self.median
+
+
+def time_cases(cases: Dict[str, Callable[[], object]], batch: int,
+               repeat: int, warmup: int = 2,
+               device: str = 'cpu') -> Dict[str, Timing]:
+    """Time several inference functions round-robin (one run of each in
+    turn), so that load on a shared machine hits all of them alike.
+
+    Runs under ``torch.inference_mode``; ``warmup`` untimed runs first.
+    """
+    def sync():
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+
+    timings = {name: Timing(name, batch) for name in cases}
+    with torch.inference_mode():
+        for _ in range(warmup):
+            for run in cases.values():
+                run()
+        sync()
+        for _ in range(repeat):
+            for name, run in cases.items():
+                start = time.perf_counter()
+                run()
+                sync()
+                timings[name].times.append(time.perf_counter() - start)
+    return timings
+
+
+def bf16_autocast(enabled: bool, device: str = 'cpu'):
+    """``torch.autocast`` to bfloat16 on ``device``, or a no-op."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.split(':')[0], dtype=torch.bfloat16)
+
+
+def max_relative_error(ref: Sequence[torch.Tensor],
+                       outs: Sequence[torch.Tensor]) -> float:
+    """Largest ``max|a - b| / max|a|`` over pairs of outputs."""
+    return max(((a.float() - b.float()).abs().max() /
+                a.float().abs().max()).item() for a, b in zip(ref, outs))
