@@ -6,14 +6,19 @@
 #   mmcv 2.1.0 with compiled ops: OpenMMLab's prebuilt wheel where one exists
 #     for the installed torch (torch 2.0/2.1), else built once from the sdist
 #     and kept in $VAN_MM_WHEEL_CACHE (default ~/.cache/van_mm/wheels), one
-#     folder per torch build, so re-installs take seconds
+#     folder per torch build and Python, so re-installs take
+#     seconds. CUDA ops are built when torch sees a GPU (FORCE_CUDA=1 builds
+#     them without one, e.g. on a login node; FORCE_CUDA=0 never).
 #   safetensors, captum (Grad-CAM in tools/visualize_attention.py);
-#   the test extra: pytest and transformers<5 (the last
+#   the test extra: pytest, ruff, tensorboard and transformers<5 (the last
 #     release line with HuggingFace's VAN, for the equality tests)
 #   van_mm itself, editable
 #
-# Safe to re-run: every step checks first. Set PYTHON to choose the
-# interpreter (default python3).
+# Whichever way mmcv arrives, the environment ends the same: its own
+# setuptools untouched (the mmcv build gets its old setuptools from a
+# folder of its own), and a closing check that configs with mmdet:: and
+# mmseg:: bases load. Safe to re-run: every step checks first. Set PYTHON to
+# choose the interpreter (default python3).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,7 +26,7 @@ PY=${PYTHON:-python3}
 MMCV_VERSION=2.1.0
 STACK=(mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0
        ftfy regex safetensors captum
-       pytest "transformers<5")  # the last two: the test extra
+       pytest ruff tensorboard "transformers<5")  # the last four: test extra
 export PIP_ROOT_USER_ACTION=ignore
 pip_() { "$PY" -m pip install --no-input "$@"; }
 say() { printf '\n[van-mm install] %s\n' "$*"; }
@@ -50,28 +55,38 @@ PYEOF
 if mmcv_ok; then
   say "mmcv $MMCV_VERSION with ops already installed"
 else
-  read -r TORCH_VER CUDA_TAG PY_TAG < <("$PY" -c '
+  read -r TORCH_VER CUDA_TAG PY_TAG GPU < <("$PY" -c '
 import sys, torch
 cuda = torch.version.cuda
 print(torch.__version__.split("+")[0],
       "cu" + cuda.replace(".", "") if cuda else "cpu",
-      "cp%d%d" % sys.version_info[:2])')
+      "cp%d%d" % sys.version_info[:2], int(torch.cuda.is_available()))')
+  # CUDA ops need a CUDA torch, and a GPU or FORCE_CUDA=1 (a CUDA build of
+  # torch on a machine without a GPU gets CPU ops, as PyPI's torch does here)
+  if [ "$CUDA_TAG" != cpu ] && [ "${FORCE_CUDA:-$GPU}" = 1 ]; then OPS=cuda; else OPS=cpu; fi
   cache="${VAN_MM_WHEEL_CACHE:-$HOME/.cache/van_mm/wheels}/torch${TORCH_VER}-${CUDA_TAG}-${PY_TAG}"
+  [ "$OPS" = "${CUDA_TAG/cu*/cuda}" ] || cache="$cache-cpuops"
   wheel=$(ls "$cache"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
   if [ -z "$wheel" ]; then
     TORCH_MINOR=${TORCH_VER%.*}
-    if [[ "$TORCH_MINOR" == 2.0 || "$TORCH_MINOR" == 2.1 ]] &&
+    if [[ "$TORCH_MINOR" == 2.0 || "$TORCH_MINOR" == 2.1 ]] && [[ "$cache" != *-cpuops ]] &&
        pip_ --only-binary mmcv "mmcv==$MMCV_VERSION" -f \
          "https://download.openmmlab.com/mmcv/dist/$CUDA_TAG/torch$TORCH_MINOR/index.html"
     then
       say "installed OpenMMLab's prebuilt mmcv wheel"
     else
-      say "building mmcv $MMCV_VERSION with ops for torch $TORCH_VER ($CUDA_TAG); about 9 minutes on 2 cores, once"
-      # The sdist's setup.py needs pkg_resources (setuptools<81) and torch,
-      # hence no build isolation.
-      pip_ "setuptools>=77,<81" wheel numpy ninja
-      if [ "$CUDA_TAG" = cpu ]; then export FORCE_CUDA=0; else export FORCE_CUDA=1; fi
-      MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$PY" -m pip wheel \
+      say "building mmcv $MMCV_VERSION with $OPS ops for torch $TORCH_VER ($CUDA_TAG, $PY_TAG); about 9 minutes on 2 cores for CPU ops, once"
+      # The sdist's setup.py needs torch (hence no build isolation) and
+      # pkg_resources, which setuptools>=81 no longer ships. The build tools
+      # go to a folder of their own, put first on PYTHONPATH for the build
+      # only: the environment keeps its own setuptools, whatever its version.
+      build_tools=$(mktemp -d)
+      trap 'rm -rf "$build_tools"' EXIT
+      pip_ numpy
+      pip_ --target "$build_tools" "setuptools>=77,<81" wheel ninja
+      if [ "$OPS" = cuda ]; then export FORCE_CUDA=1; else export FORCE_CUDA=0; fi
+      PYTHONPATH="$build_tools${PYTHONPATH:+:$PYTHONPATH}" PATH="$build_tools/bin:$PATH" \
+        MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$PY" -m pip wheel \
         --no-deps --no-build-isolation -w "$cache" "mmcv==$MMCV_VERSION"
       wheel=$(ls "$cache"/mmcv-"$MMCV_VERSION"-*.whl | head -n 1)
     fi
@@ -88,10 +103,17 @@ fi
 say "installing van_mm (editable)"
 pip_ --no-deps --no-build-isolation -e .
 
-"$PY" -c '
+# 5. the closing check: the stack imports, and configs with mmdet:: and
+# mmseg:: bases load as the tools load them
+"$PY" - <<'PYEOF' || { echo "[van-mm install] the installed stack cannot load van_mm's configs (above)" >&2; exit 1; }
 import mmcv, mmdet, mmengine, mmpretrain, mmseg, torch, van_mm
+from van_mm.apis import load_config
+for config in ('configs/maskrcnn_van_b0_1x.py',
+               'configs/fpn_van_b0_ade20k_40k.py'):
+    load_config(config)
 print("torch", torch.__version__, "| mmengine", mmengine.__version__,
       "| mmcv", mmcv.__version__, "| mmdet", mmdet.__version__,
       "| mmseg", mmseg.__version__, "| mmpretrain", mmpretrain.__version__,
-      "| van_mm", van_mm.__version__)'
+      "| van_mm", van_mm.__version__, "| configs load")
+PYEOF
 say "done in $((SECONDS - start)) s"

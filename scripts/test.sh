@@ -1,8 +1,25 @@
 #!/usr/bin/env bash
-# README command 2: install if needed, then run the test suite.
+# README command 2: the test suite, installing first if this checkout's
+# van_mm and its stack are not importable here.
+#
+#   bash scripts/test.sh                                # the whole suite
+#   bash scripts/test.sh tests/test_backbone.py -k shapes   # only these
+#   bash scripts/test.sh -m "not slow"                  # skip end-to-end runs
+#
+# Arguments go to pytest as they are; without any, pytest runs tests/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/install.sh
+PY=${PYTHON:-python3}
+if ! "$PY" - 2>/dev/null <<'PYEOF'
+import os, sys
+import mmdet, mmseg, pytest, van_mm
+from mmcv.ops import nms
+here = os.path.dirname(os.path.dirname(os.path.abspath(van_mm.__file__)))
+sys.exit(here != os.getcwd())  # van_mm installed from another checkout
+PYEOF
+then
+  bash scripts/install.sh
+fi
 start=$SECONDS
-"${PYTHON:-python3}" -m pytest tests "$@"
-echo "[van-mm tests] test suite took $((SECONDS - start)) s"
+"$PY" -m pytest "$@"
+echo "[van-mm tests] took $((SECONDS - start)) s"
