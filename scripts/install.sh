@@ -105,15 +105,5 @@ pip_ --no-deps --no-build-isolation -e .
 
 # 5. the closing check: the stack imports, and configs with mmdet:: and
 # mmseg:: bases load as the tools load them
-"$PY" - <<'PYEOF' || { echo "[van-mm install] the installed stack cannot load van_mm's configs (above)" >&2; exit 1; }
-import mmcv, mmdet, mmengine, mmpretrain, mmseg, torch, van_mm
-from van_mm.apis import load_config
-for config in ('configs/maskrcnn_van_b0_1x.py',
-               'configs/fpn_van_b0_ade20k_40k.py'):
-    load_config(config)
-print("torch", torch.__version__, "| mmengine", mmengine.__version__,
-      "| mmcv", mmcv.__version__, "| mmdet", mmdet.__version__,
-      "| mmseg", mmseg.__version__, "| mmpretrain", mmpretrain.__version__,
-      "| van_mm", van_mm.__version__, "| configs load")
-PYEOF
+"$PY" scripts/check_install.py
 say "done in $((SECONDS - start)) s"

@@ -68,6 +68,41 @@ def test_every_config_loads_and_builds_in_a_fresh_venv(newcomer_python):
     assert built == ALL_CONFIGS
 
 
+def newcomer_env():
+    return dict(os.environ, PYTHONPATH=REPO)
+
+
+def test_install_check_passes_in_a_fresh_venv(newcomer_python):
+    """scripts/install.sh ends with this check."""
+    out = subprocess.run(
+        [newcomer_python, '-c', 'import sys; '
+         "sys.modules['pkg_resources'] = None; import runpy; "
+         "runpy.run_path('scripts/check_install.py', run_name='__main__')"],
+        cwd=REPO, env=newcomer_env(), capture_output=True, text=True,
+        timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert '2 configs load' in out.stdout
+
+
+def test_install_check_fails_loudly_on_a_config_that_cannot_load(
+        newcomer_python, tmp_path):
+    """A config whose base imports a module (as this project's configs once
+    did for TensorBoard) loads in a base interpreter but not in a
+    newcomer's venv: the check names it and exits 1."""
+    (tmp_path / 'with_import.py').write_text(
+        'import importlib.util\n'
+        "tensorboard = importlib.util.find_spec('tensorboard') is not None\n")
+    bad = tmp_path / 'imports_in_config.py'
+    bad.write_text("_base_ = ['mmdet::_base_/default_runtime.py', "
+                   "'./with_import.py']\n")
+    out = subprocess.run(
+        [newcomer_python, 'scripts/check_install.py', str(bad)], cwd=REPO,
+        env=newcomer_env(), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1
+    assert 'cannot load these configs' in out.stderr
+    assert 'imports_in_config.py' in out.stderr
+
+
 def test_configs_log_to_tensorboard_only_when_it_is_installed(
         tmp_path, monkeypatch):
     """Every config names the TensorBoard backend; it writes event files

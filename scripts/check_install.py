@@ -1,0 +1,45 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""The closing check of scripts/install.sh: the stack imports, and configs
+with mmdet:: and mmseg:: bases load as van_mm's tools load them.
+
+    python scripts/check_install.py [CONFIG ...]
+
+Prints the versions and exits 0, or names every config that does not load
+and exits 1.
+"""
+import sys
+
+DEFAULT_CONFIGS = ['configs/maskrcnn_van_b0_1x.py',
+                   'configs/fpn_van_b0_ade20k_40k.py']
+
+
+def main(configs):
+    import mmcv
+    import mmdet
+    import mmengine
+    import mmpretrain
+    import mmseg
+    import torch
+
+    import van_mm
+    from van_mm.apis import load_config
+    failed = []
+    for config in configs:
+        try:
+            load_config(config)
+        except Exception as e:  # report every config, whatever went wrong
+            failed.append(f'{config}: {type(e).__name__}: '
+                          f'{str(e).splitlines()[0] if str(e) else ""}')
+    if failed:
+        print('[van-mm install] the installed stack cannot load these '
+              'configs:\n  ' + '\n  '.join(failed), file=sys.stderr)
+        return 1
+    print(f'torch {torch.__version__} | mmengine {mmengine.__version__} | '
+          f'mmcv {mmcv.__version__} | mmdet {mmdet.__version__} | '
+          f'mmseg {mmseg.__version__} | mmpretrain {mmpretrain.__version__} '
+          f'| van_mm {van_mm.__version__} | {len(configs)} configs load')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:] or DEFAULT_CONFIGS))
