@@ -13,7 +13,6 @@ OUT=docs/gallery
 DET=configs/shapes/maskrcnn_van_b0_shapes.py
 SEG=configs/scenes/fpn_van_b0_scenes.py
 DET_CKPT=${DET_CKPT:-$(cat work_dirs/bench_det_shapes/last_checkpoint)}
-QS_CKPT=${QS_CKPT:-work_dirs/quickstart/iter_150.pth}
 SEG_CKPT=${SEG_CKPT:-work_dirs/gallery_scenes/iter_300.pth}
 IMG=data/shapes/val2017/val_00003.jpg
 SCENE=data/scenes/images/validation/ADE_validation_00000003.jpg
