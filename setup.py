@@ -30,6 +30,8 @@ setup(
     packages=find_packages(include=['van_mm', 'van_mm.*']),
     install_requires=['mmengine>=0.10.0,<1.0.0', 'numpy', 'safetensors'],
     extras_require={
+        # panopticapi-lite pins numpy<2 that its code does not need:
+        # scripts/install.sh installs it with --no-deps
         'det': ['mmdet>=3.3.0,<3.4.0'],
         'seg': ['mmsegmentation>=1.2.2,<1.3.0', 'ftfy', 'regex'],
         # tools/visualize_attention.py --method gradcam

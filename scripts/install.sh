@@ -10,6 +10,10 @@
 #     seconds. CUDA ops are built when torch sees a GPU (FORCE_CUDA=1 builds
 #     them without one, e.g. on a login node; FORCE_CUDA=0 never).
 #   safetensors, captum (Grad-CAM in tools/visualize_attention.py);
+#   panopticapi (PQ for the panoptic configs, through mmdet's
+#     CocoPanopticMetric): COCO's panopticapi as packaged on PyPI
+#     (panopticapi-lite), without its numpy<2 pin, which its code does not
+#     need (it runs on the stack's numpy 2);
 #   the test extra: pytest, ruff, tensorboard and transformers<5 (the last
 #     release line with HuggingFace's VAN, for the equality tests)
 #   van_mm itself, editable
@@ -43,6 +47,9 @@ fi
 # 2. the OpenMMLab packages that need no compiling (none of them pulls mmcv)
 say "installing ${STACK[*]}"
 pip_ "${STACK[@]}"
+
+# PQ evaluation: panopticapi needs only numpy and Pillow, which the stack has
+pip_ --no-deps "panopticapi-lite==0.2.0"
 
 # 3. mmcv with compiled ops
 mmcv_ok() {

@@ -15,10 +15,13 @@ B0_DIMS = [32, 64, 160, 256]
 
 # Parameter counts (M) of the configs' models. Detection: the paper's
 # figures (RetinaNet 13.4/23.6/36.3/54.5M, Mask R-CNN 23.9/33.5/46.2/64.4M,
-# 3x Mask R-CNN 46M, Cascade Mask R-CNN 84M) reproduced with mmdet 3.3's
-# heads to two decimals; Sparse R-CNN has no published count. Segmentation:
-# the paper's Semantic FPN 8/18/30/49M and UperNet 32/44/57/75M reproduced
-# with mmseg 1.2's FPN/FPNHead and UPerHead/FCNHead.
+# 3x Mask R-CNN 46M, Cascade Mask R-CNN 84M, ATSS 34M, GFL 34M) reproduced
+# with mmdet 3.3's heads to two decimals; Sparse R-CNN, Faster R-CNN and
+# Mask2Former have no published count (these are the built models').
+# Segmentation: the paper's Semantic FPN 8/18/30/49M and UperNet
+# 32/44/57/75M reproduced with mmseg 1.2's FPN/FPNHead and UPerHead/FCNHead;
+# Light-Ham: the Enjoy-Hamburger README's 4.2/13.8/27.4/45.6M with mmseg
+# 1.2's LightHamHead.
 DET_PARAMS_M = {
     'retinanet_van_b0_1x.py': 13.39,
     'retinanet_van_b1_1x.py': 23.60,
@@ -31,6 +34,13 @@ DET_PARAMS_M = {
     'maskrcnn_van_b2_3x.py': 46.23,
     'cascade_maskrcnn_van_b2_3x.py': 84.07,
     'sparsercnn_van_b2_3x.py': 108.18,
+    'atss_van_b2_3x.py': 34.18,
+    'gfl_van_b2_3x.py': 34.33,
+    'faster_rcnn_van_b0_1x.py': 21.24,
+    'faster_rcnn_van_b1_1x.py': 30.87,
+    'faster_rcnn_van_b2_1x.py': 43.59,
+    'faster_rcnn_van_b3_1x.py': 61.78,
+    'mask2former_van_b2_panoptic_50e.py': 45.87,
 }
 SEG_PARAMS_M = {
     'fpn_van_b0_ade20k_40k.py': 7.98,
@@ -41,6 +51,10 @@ SEG_PARAMS_M = {
     'upernet_van_b1_ade20k_160k.py': 43.84,
     'upernet_van_b2_ade20k_160k.py': 56.55,
     'upernet_van_b3_ade20k_160k.py': 74.74,
+    'lightham_van_b0_ade20k_160k.py': 4.21,
+    'lightham_van_b1_ade20k_160k.py': 13.83,
+    'lightham_van_b2_ade20k_160k.py': 27.42,
+    'lightham_van_b3_ade20k_160k.py': 45.61,
 }
 
 
@@ -81,6 +95,11 @@ def to_tiny_b0(cfg: Config) -> Config:
     head = cfg.model.get('decode_head')
     if head is not None and head.type == 'UPerHead':
         head.in_channels = B0_DIMS
+    if head is not None and head.type == 'LightHamHead':
+        head.in_channels = [B0_DIMS[i] for i in head.in_index]
+    panoptic = cfg.model.get('panoptic_head')
+    if panoptic is not None:
+        panoptic.in_channels = B0_DIMS
     aux = cfg.model.get('auxiliary_head')
     if aux is not None:
         aux.in_channels = B0_DIMS[aux.in_index]
@@ -88,8 +107,9 @@ def to_tiny_b0(cfg: Config) -> Config:
 
 
 def lighten(cfg: Config) -> Config:
-    """Fewer proposals and sampled RoIs, so two-stage models step quickly
-    on a CPU (mmcv's CPU RoIAlign dominates otherwise)."""
+    """Fewer proposals and sampled RoIs (and mask points), so two-stage
+    and query-based models step quickly on a CPU (mmcv's CPU RoIAlign
+    dominates otherwise)."""
 
     def visit(node):
         if isinstance(node, (list, tuple)):
@@ -112,6 +132,11 @@ def lighten(cfg: Config) -> Config:
     if cfg.model.get('rpn_head', {}).get('type') == 'EmbeddingRPNHead':
         cfg.model.rpn_head.num_proposals = 20  # Sparse R-CNN
         cfg.model.test_cfg.rcnn.max_per_img = 20
+    if 'panoptic_head' in cfg.model:
+        # Mask2Former: fewer mask points; batches padded to their largest
+        # image instead of the large-scale jitter's fixed 1024x1024
+        cfg.model.train_cfg.num_points = 1024
+        cfg.model.data_preprocessor.batch_augments = None
     return cfg
 
 

@@ -27,16 +27,22 @@ def test_params_match_paper(name):
 
 @pytest.mark.parametrize('name', sorted(SEG_PARAMS_M))
 def test_training_settings(name):
-    """The official VAN-Segmentation settings for Semantic FPN and UperNet."""
+    """The official VAN-Segmentation settings for Semantic FPN and UperNet;
+    for Light-Ham, SegNeXt's recipe as the VAN + Light-Ham configs of
+    Enjoy-Hamburger use it."""
     cfg = load(name)
     assert cfg.custom_imports.imports == ['van_mm']
     backbone = cfg.model.backbone
     assert backbone.init_cfg.checkpoint.startswith(
         'https://huggingface.co/Visual-Attention-Network/'
         f'{ARCH[backbone.arch]}-original/')
-    assert backbone.drop_path_rate == (0.3 if backbone.arch == 'b3' else
-                                       0.2 if name.startswith('fpn') else
-                                       0.1)
+    if name.startswith('lightham'):
+        assert backbone.drop_path_rate == (0.25 if backbone.arch == 'b3'
+                                           else 0.1)
+    else:
+        assert backbone.drop_path_rate == (0.3 if backbone.arch == 'b3' else
+                                           0.2 if name.startswith('fpn') else
+                                           0.1)
     assert cfg.crop_size == (512, 512)
     assert cfg.model.data_preprocessor.size == (512, 512)
     assert cfg.train_dataloader.dataset.data_root == \
@@ -52,6 +58,24 @@ def test_training_settings(name):
         assert cfg.train_cfg.max_iters == 40000
         (poly, ) = cfg.param_scheduler
         assert (poly.type, poly.power) == ('PolyLR', 0.9)
+    elif name.startswith('lightham'):
+        assert (opt.type, opt.lr, opt.weight_decay,
+                opt.betas) == ('AdamW', 6e-5, 0.01, (0.9, 0.999))
+        # no decay on the backbone's norms; no x10 rate on the head
+        assert cfg.optim_wrapper.paramwise_cfg == dict(
+            custom_keys={'norm': dict(decay_mult=0.)})
+        head = cfg.model.decode_head
+        width = 256 if backbone.arch in ('b0', 'b1') else 512
+        assert (head.type, head.in_index, head.channels,
+                head.ham_channels) == ('LightHamHead', [1, 2, 3], width, width)
+        assert head.ham_kwargs.MD_R == (16 if width == 256 else 64)
+        assert head.norm_cfg == dict(type='GN', num_groups=32,
+                                     requires_grad=True)
+        assert cfg.train_dataloader.batch_size == 2
+        assert cfg.train_cfg.max_iters == 160000
+        warmup, poly = cfg.param_scheduler
+        assert (warmup.type, warmup.end) == ('LinearLR', 1500)
+        assert (poly.type, poly.power, poly.begin) == ('PolyLR', 1.0, 1500)
     else:
         assert (opt.type, opt.lr, opt.weight_decay,
                 opt.betas) == ('AdamW', 6e-5, 0.01, (0.9, 0.999))

@@ -7,6 +7,11 @@ dataset is downloaded or committed:
 * :func:`make_coco_shapes`: COCO-format instance segmentation (JPEG files,
   ``annotations/instances_{train,val}2017.json`` with polygons) of circles,
   squares and triangles on textured backgrounds.
+* :func:`make_coco_panoptic_shapes`: the shapes as "things" on "stuff"
+  (sky above grass) in COCO's panoptic layout
+  (``annotations/panoptic_{train,val}2017.json`` and PNG segment maps in
+  ``annotations/panoptic_{train,val}2017/``), with the things' instance
+  annotations beside them.
 * :func:`make_ade_scenes`: ADE20K-layout semantic segmentation of scenes
   whose classes differ in pattern and layout, not colour
   (``images/{training,validation}/*.jpg``, ``annotations/.../*.png``, label
@@ -28,6 +33,8 @@ import numpy as np
 
 SHAPE_CLASSES = ('circle', 'square', 'triangle')
 SCENE_CLASSES = ('sky', 'grass', 'water', 'road', 'building')
+# The panoptic shapes' "stuff": the sky above the horizon, grass below.
+STUFF_CLASSES = ('sky', 'grass')
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -58,9 +65,11 @@ def _shape_polygon(rng: np.random.Generator, kind: str, cx: float,
     return np.stack([cx + r * np.cos(angles), cy + r * np.sin(angles)], 1)
 
 
-def _shapes_image(rng: np.random.Generator, h: int, w: int,
-                  max_objects: int) -> Tuple[np.ndarray, List[Dict]]:
-    img = _background(rng, h, w)
+def _draw_shapes(rng: np.random.Generator, img: np.ndarray,
+                 max_objects: int) -> List[Dict]:
+    """Draw up to ``max_objects`` non-overlapping shapes into ``img`` (in
+    place); their labels and polygons."""
+    h, w = img.shape[:2]
     objects, placed = [], []
     for _ in range(int(rng.integers(1, max_objects + 1))):
         for _attempt in range(20):
@@ -77,7 +86,28 @@ def _shapes_image(rng: np.random.Generator, h: int, w: int,
         color = [int(c) for c in rng.integers(0, 256, 3)]
         cv2.fillPoly(img, [np.round(poly).astype(np.int32)], color)
         objects.append(dict(label=label, polygon=poly))
-    return img, objects
+    return objects
+
+
+def _shapes_image(rng: np.random.Generator, h: int, w: int,
+                  max_objects: int) -> Tuple[np.ndarray, List[Dict]]:
+    img = _background(rng, h, w)
+    return img, _draw_shapes(rng, img, max_objects)
+
+
+def _instance_annotation(obj: Dict, ann_id: int, image_id: int) -> Dict:
+    """A COCO instance annotation (polygon, area, box) of a drawn shape."""
+    poly = obj['polygon']
+    x0, y0 = poly.min(0)
+    x1, y1 = poly.max(0)
+    return dict(
+        id=ann_id,
+        image_id=image_id,
+        category_id=obj['label'] + 1,
+        segmentation=[poly.round(2).ravel().tolist()],
+        area=float(cv2.contourArea(poly.astype(np.float32))),
+        bbox=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
+        iscrowd=0)
 
 
 def make_coco_shapes(root: str,
@@ -124,25 +154,119 @@ def make_coco_shapes(root: str,
             images.append(dict(id=image_id, file_name=name, height=h,
                                width=w))
             for obj in objects:
-                poly = obj['polygon']
-                x0, y0 = poly.min(0)
-                x1, y1 = poly.max(0)
                 annotations.append(
-                    dict(
-                        id=ann_id,
-                        image_id=image_id,
-                        category_id=obj['label'] + 1,
-                        segmentation=[poly.round(2).ravel().tolist()],
-                        area=float(cv2.contourArea(poly.astype(np.float32))),
-                        bbox=[float(x0), float(y0),
-                              float(x1 - x0), float(y1 - y0)],
-                        iscrowd=0))
+                    _instance_annotation(obj, ann_id, image_id))
                 ann_id += 1
         paths[split] = osp.join(root, 'annotations',
                                 f'instances_{folder}.json')
         with open(paths[split], 'w') as f:
             json.dump(dict(images=images, annotations=annotations,
                            categories=categories), f)
+    return paths
+
+
+def _panoptic_image(rng: np.random.Generator, h: int, w: int,
+                    max_objects: int
+                    ) -> Tuple[np.ndarray, np.ndarray, List[Dict]]:
+    """Shapes on sky and grass: the picture, its segment map (0: sky,
+    1: grass, 2 + i: the i-th shape) and the shapes."""
+    segments = np.zeros((h, w), np.int32)
+    segments[int(rng.uniform(0.3, 0.6) * h):] = 1
+    img = np.zeros((h, w, 3), np.float32)
+    for index, kind in enumerate(STUFF_CLASSES):
+        mask = segments == index
+        img[mask] = _texture(rng, kind, h, w)[mask]
+    img = np.clip(img + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    objects = _draw_shapes(rng, img, max_objects)
+    for i, obj in enumerate(objects):
+        cv2.fillPoly(segments, [np.round(obj['polygon']).astype(np.int32)],
+                     2 + i)
+    return img, segments, objects
+
+
+def _segments_info(segments: np.ndarray, objects: List[Dict]) -> List[Dict]:
+    """COCO panoptic ``segments_info`` of a segment map (segment id =
+    index + 1; stuff categories after the shapes')."""
+    info = []
+    for index in np.unique(segments).tolist():
+        mask = segments == index
+        ys, xs = np.nonzero(mask)
+        category = (objects[index - 2]['label'] + 1 if index >= 2 else
+                    len(SHAPE_CLASSES) + 1 + index)
+        info.append(dict(
+            id=index + 1, category_id=category, area=int(mask.sum()),
+            bbox=[int(xs.min()), int(ys.min()),
+                  int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)],
+            iscrowd=0))
+    return info
+
+
+def _id_png(ids: np.ndarray) -> np.ndarray:
+    """Segment ids as COCO panoptic PNG pixels (id = R + 256 G + 256^2 B),
+    in OpenCV's BGR order for ``cv2.imwrite``."""
+    rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536 % 256], -1)
+    return rgb[..., ::-1].astype(np.uint8)
+
+
+def make_coco_panoptic_shapes(root: str,
+                              num_train: int = 16,
+                              num_val: int = 4,
+                              image_size: Tuple[int, int] = (192, 256),
+                              max_objects: int = 4,
+                              seed: int = 0) -> Dict[str, str]:
+    """Write a COCO panoptic shapes dataset under ``root``.
+
+    Layout, as mmdet's ``CocoPanopticDataset`` and ``CocoPanopticMetric``
+    read COCO's: ``root/{train2017,val2017}/*.jpg``,
+    ``root/annotations/panoptic_{train2017,val2017}.json`` with the PNG
+    segment maps (same names as the images) in
+    ``root/annotations/panoptic_{train2017,val2017}/``, and the things'
+    instance annotations in ``root/annotations/instances_*.json``.
+    Categories: the things ``circle``, ``square``, ``triangle`` (ids 1-3,
+    ``isthing=1``) and the stuff ``sky``, ``grass`` (ids 4-5).
+
+    Returns:
+        Paths of the two panoptic annotation files, keyed by
+        ``'train'``/``'val'``.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = image_size
+    things = [dict(id=i + 1, name=n, supercategory='shape', isthing=1)
+              for i, n in enumerate(SHAPE_CLASSES)]
+    stuff = [dict(id=len(things) + i + 1, name=n, supercategory='stuff',
+                  isthing=0) for i, n in enumerate(STUFF_CLASSES)]
+    for cat in things + stuff:
+        cat['color'] = [int(c) for c in rng.integers(0, 256, 3)]
+    paths = {}
+    for split, num in (('train', num_train), ('val', num_val)):
+        folder = f'{split}2017'
+        seg_dir = osp.join(root, 'annotations', f'panoptic_{folder}')
+        os.makedirs(osp.join(root, folder), exist_ok=True)
+        os.makedirs(seg_dir, exist_ok=True)
+        images, panoptic, instances = [], [], []
+        for i in range(num):
+            img, segments, objects = _panoptic_image(rng, h, w, max_objects)
+            image_id, name = i + 1, f'{split}_{i:05d}'
+            cv2.imwrite(osp.join(root, folder, name + '.jpg'), img,
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(osp.join(seg_dir, name + '.png'),
+                        _id_png(segments + 1))
+            images.append(dict(id=image_id, file_name=name + '.jpg',
+                               height=h, width=w))
+            panoptic.append(dict(image_id=image_id, file_name=name + '.png',
+                                 segments_info=_segments_info(segments,
+                                                              objects)))
+            instances += [_instance_annotation(obj, len(instances) + 1,
+                                               image_id) for obj in objects]
+        with open(osp.join(root, 'annotations',
+                           f'instances_{folder}.json'), 'w') as f:
+            json.dump(dict(images=images, annotations=instances,
+                           categories=things), f)
+        paths[split] = osp.join(root, 'annotations',
+                                f'panoptic_{folder}.json')
+        with open(paths[split], 'w') as f:
+            json.dump(dict(images=images, annotations=panoptic,
+                           categories=things + stuff), f)
     return paths
 
 

@@ -1,7 +1,8 @@
 # RetinaNet (mmdet's R-50-FPN model with the VAN backbone) on COCO 2017
-# detection, 1x schedule. The FPN is PVT's for RetinaNet (P3-P7 from stages
-# 2-4, extra convs on the input), as the paper follows PVT's detection
-# settings. An arch base adds the arch.
+# detection, 1x schedule; optimizer, schedule and batch: the paper's 1x
+# setting (configs/_base_/det_adamw_1x.py). The FPN is PVT's for RetinaNet
+# (P3-P7 from stages 2-4, extra convs on the input), as the paper follows
+# PVT's detection settings. An arch base adds the arch.
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py',
     'mmdet::_base_/datasets/coco_detection.py',

@@ -6,4 +6,5 @@ van = dict(
     pretrained='https://huggingface.co/Visual-Attention-Network/VAN-Tiny-original/resolve/main/van_tiny_754.pth.tar',  # noqa
     channels=[32, 64, 160, 256],  # stages 1-4: what FPN and UperNet read
     stage3_channels=160,  # what the auxiliary FCN head reads
+    stage234_channels=[64, 160, 256],  # stages 2-4: what Light-Ham reads
 )

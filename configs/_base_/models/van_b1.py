@@ -6,4 +6,5 @@ van = dict(
     pretrained='https://huggingface.co/Visual-Attention-Network/VAN-Small-original/resolve/main/van_small_811.pth.tar',  # noqa
     channels=[64, 128, 320, 512],  # stages 1-4: what FPN and UperNet read
     stage3_channels=320,  # what the auxiliary FCN head reads
+    stage234_channels=[128, 320, 512],  # stages 2-4: what Light-Ham reads
 )

@@ -1,0 +1,109 @@
+"""tools/train.py then tools/test.py, end to end, for the frameworks beside
+Mask R-CNN and Semantic FPN: ATSS, GFL and Faster R-CNN on the generated
+shapes (COCO bbox AP), Mask2Former on the generated panoptic shapes (PQ
+through mmdet's CocoPanopticMetric, box and mask AP) and Light-Ham on the
+generated scenes (mIoU)."""
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from helpers import CONFIGS, QUICK_RUN, iters, run_tool
+from van_mm.synthetic import (
+    SHAPE_CLASSES,
+    STUFF_CLASSES,
+    make_ade_scenes,
+    make_coco_shapes,
+)
+
+PANOPTIC = os.path.join('data', 'shapes_panoptic')
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory):
+    """A folder holding data/shapes/, data/shapes_panoptic/ (written by
+    tools/make_synthetic_data.py, as a user makes it) and data/scenes/."""
+    root = tmp_path_factory.mktemp('frameworks_ws')
+    make_coco_shapes(str(root / 'data' / 'shapes'), num_train=8, num_val=4,
+                     seed=1)
+    run_tool(['tools/make_synthetic_data.py', 'panoptic', PANOPTIC,
+              '--num-train', 8, '--num-val', 4, '--seed', 1], cwd=root)
+    make_ade_scenes(str(root / 'data' / 'scenes'), num_train=6, num_val=3,
+                    seed=2)
+    return root
+
+
+def test_generated_panoptic_reads_as_coco_panoptic(workspace):
+    """mmdet's CocoPanopticDataset and LoadPanopticAnnotations read the
+    generated set: every pixel belongs to one segment, things carry boxes
+    and masks, stuff only labels."""
+    from mmdet.datasets import CocoPanopticDataset
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    classes = SHAPE_CLASSES + STUFF_CLASSES
+    data = workspace / PANOPTIC
+    dataset = CocoPanopticDataset(
+        data_root=str(data), ann_file='annotations/panoptic_val2017.json',
+        data_prefix=dict(img='val2017/', seg='annotations/panoptic_val2017/'),
+        metainfo=dict(classes=classes, thing_classes=SHAPE_CLASSES,
+                      stuff_classes=STUFF_CLASSES),
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='LoadPanopticAnnotations')])
+    assert len(dataset) == 4
+    with open(data / 'annotations' / 'panoptic_val2017.json') as f:
+        ann = json.load(f)['annotations'][0]
+    sample = dataset[0]
+    seg = sample['gt_seg_map']
+    assert sum(s['area'] for s in ann['segments_info']) == seg.size
+    things = [s for s in ann['segments_info'] if s['category_id'] <= 3]
+    assert len(sample['gt_bboxes']) == len(things) >= 1
+    assert sample['gt_masks'].masks.shape[0] == len(things)
+    stuff_labels = {classes.index(n) for n in STUFF_CLASSES}
+    assert stuff_labels <= set(np.unique(seg).tolist())
+    for mask, label in zip(sample['gt_masks'].masks,
+                           sample['gt_bboxes_labels']):
+        assert (seg[mask.astype(bool)] == label).all()
+
+
+# Scores of single-stage heads start at their prior (0.01), under the test
+# threshold (0.05): after two iterations nothing might be left to evaluate.
+KEEP_ALL = ['model.test_cfg.score_thr=0.']
+# config, extra --cfg-options, metrics test.py must print
+RUNS = {
+    'atss': ('shapes/atss_van_b0_shapes.py', KEEP_ALL, ['coco/bbox_mAP']),
+    'gfl': ('shapes/gfl_van_b0_shapes.py', KEEP_ALL, ['coco/bbox_mAP']),
+    'faster_rcnn': (
+        'shapes/faster_rcnn_van_b0_shapes.py',
+        ['model.train_cfg.rpn_proposal.max_per_img=50',
+         'model.train_cfg.rcnn.sampler.num=32',
+         'model.test_cfg.rpn.max_per_img=50'],
+        ['coco/bbox_mAP']),
+    'mask2former': (
+        'shapes/mask2former_van_b0_shapes_panoptic.py', [],
+        ['coco_panoptic/PQ', 'coco_panoptic/PQ_th', 'coco_panoptic/PQ_st',
+         'coco/bbox_mAP', 'coco/segm_mAP']),
+    'lightham': ('scenes/lightham_van_b0_scenes.py', [],
+                 ['mIoU', 'mAcc', 'aAcc']),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('framework', list(RUNS))
+def test_train_then_test_prints_metrics(workspace, framework):
+    config, extra, metrics = RUNS[framework]
+    config = os.path.join(CONFIGS, config)
+    work = workspace / framework
+    options = ['--cfg-options', *QUICK_RUN, *extra]
+    log = run_tool(['tools/train.py', config, '--work-dir', work, *options,
+                    *iters(2)], cwd=workspace)
+    assert 'Iter(train) [2/2]' in log and 'loss' in log
+    assert (work / 'iter_2.pth').is_file()
+
+    log = run_tool(['tools/test.py', config, work / 'iter_2.pth',
+                    '--work-dir', work, *options], cwd=workspace)
+    for metric in metrics:
+        assert re.search(rf'{metric}: -?\d+\.\d+', log), metric
+    print(*(line for line in log.splitlines()
+            if 'Iter(test)' in line and metrics[0] in line), sep='\n')
