@@ -2,16 +2,25 @@
 """Test (and evaluate) a detector or segmentor checkpoint.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+        [--show-dir DIR] [--allow-partial-load]
+        [--cfg-options k=v ...] [--launcher ...]
 
 Detection configs print COCO bbox (and segm) AP through mmdet's CocoMetric
 and ``--out`` dumps the predictions to a ``.pkl`` file; segmentation configs
 print mIoU/mAcc/aAcc through mmseg's IoUMetric and ``--out`` writes the
 predicted label maps to a folder. ``--show-dir`` saves painted predictions.
+
+CHECKPOINT may hold its backbone in any published VAN layout (an official
+VAN-Segmentation segmentor, an mmseg 1.x ``projects/van`` one, van_mm's
+own); a checkpoint that does not fit the config's model is refused, naming
+the keys, unless ``--allow-partial-load``.
 """
 from van_mm.apis import load_config, task_of
+from van_mm.checkpoint import CheckpointError
 from van_mm.cli import (
+    add_partial_load_flag,
     build_runner,
+    cli_message,
     close_distributed,
     parse_tool_args,
     require_file,
@@ -28,6 +37,7 @@ def parse_args():
     parser.add_argument(
         '--show-dir', help='save painted predictions to this folder (under '
         'the work dir\'s timestamp folder unless absolute)')
+    add_partial_load_flag(parser)
     return parse_tool_args(parser)
 
 
@@ -37,6 +47,8 @@ def main():
                       args.launcher)
     cfg.load_from = require_file(args.checkpoint, 'Checkpoint')
     task = task_of(cfg)
+    if args.allow_partial_load:
+        cfg.allow_partial_load = True
 
     if args.show_dir:
         hook = cfg.default_hooks.get('visualization')
@@ -61,7 +73,10 @@ def main():
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
-    runner.test()
+    try:
+        runner.test()
+    except CheckpointError as e:
+        raise SystemExit(cli_message(e))
     close_distributed()
 
 

@@ -61,31 +61,57 @@ def data_sample(cfg: Config, height: int, width: int):
 
 
 def build_from_config(cfg: Config, backbone_only: bool = False,
-                      checkpoint: Optional[str] = None) -> nn.Module:
+                      checkpoint: Optional[str] = None,
+                      allow_partial: bool = False) -> nn.Module:
     """The config's model (or just its backbone) in eval mode on CPU, with
     SyncBN reverted to BN.
 
-    Weights: ``checkpoint`` if given (a runner checkpoint of the whole
-    model, or for ``backbone_only`` any VAN layout), else random; the
-    config's pretrained ``init_cfg`` is not downloaded.
+    Weights: ``checkpoint`` if given, else random; the config's pretrained
+    ``init_cfg`` is not downloaded. A whole-model checkpoint may hold its
+    backbone in any VAN layout and must fit the model unless
+    ``allow_partial`` (:func:`van_mm.checkpoint.load_whole_model`); for
+    ``backbone_only`` any VAN backbone checkpoint loads.
     """
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS, init_default_scope
 
-    from van_mm.checkpoint import load_pretrained
+    from van_mm.checkpoint import load_pretrained, load_whole_model
     from van_mm.models import VAN
     init_default_scope(cfg.default_scope)
     model_cfg = cfg.model.backbone if backbone_only else cfg.model
     model = revert_sync_batchnorm(MODELS.build(model_cfg))
     if checkpoint:
-        from mmengine.runner import load_checkpoint
         if isinstance(model, VAN):
             load_pretrained(model, checkpoint)
         else:
-            load_checkpoint(model, checkpoint, map_location='cpu',
-                            strict=True)
+            load_whole_model(model, checkpoint, allow_partial)
     model.eval()
     return model
+
+
+def init_model(cfg: Config, checkpoint: str, device: str = 'cpu',
+               allow_partial: bool = False) -> nn.Module:
+    """What mmdet's ``init_detector`` and mmseg's ``init_model`` return, for
+    their ``inference_detector`` / ``inference_model``, with the weights
+    loaded as the other tools load them (any VAN layout, refused unless
+    they fit: :func:`van_mm.checkpoint.load_whole_model`).
+
+    The model is in eval mode on ``device`` with the config as
+    ``model.cfg``; its ``dataset_meta`` (classes, palette) is the
+    checkpoint's, or else the config's test dataset's.
+    """
+    from mmengine.registry import DATASETS
+
+    from van_mm.checkpoint import dataset_meta, load_whole_model
+    model = build_from_config(cfg)
+    meta = dataset_meta(load_whole_model(model, checkpoint, allow_partial))
+    if meta is None:
+        dataset = cfg.test_dataloader.dataset.copy()
+        dataset['lazy_init'] = True  # the metainfo only, no annotations
+        meta = dict(DATASETS.build(dataset).metainfo)
+    model.dataset_meta = meta
+    model.cfg = cfg
+    return model.to(device)
 
 
 def switch_to_deploy(model: nn.Module, device: str = 'cpu') -> None:

@@ -8,6 +8,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
 visualizer = dict(vis_backends={{_base_.van_vis_backends}})
+custom_hooks = {{_base_.van_custom_hooks}}
 model = dict(backbone={{_base_.van_backbone}})
 optim_wrapper = dict(
     optimizer={{_base_.van_det_optim_wrapper.optimizer}},

@@ -14,6 +14,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
 visualizer = dict(vis_backends={{_base_.van_vis_backends}})
+custom_hooks = {{_base_.van_custom_hooks}}
 crop_size = (512, 512)
 model = dict(
     data_preprocessor=dict(size=crop_size),
