@@ -147,6 +147,17 @@ def test_a_checkpoint_that_does_not_fit_is_refused(checkpoint, message,
     assert 'Iter(test)' not in out.stdout + out.stderr
 
 
+def test_tta_merges_scales_and_flips(workspace, reference):
+    """--tta: the config's tta_pipeline (6 scales x 2 flips) through mmseg's
+    SegTTAModel; its label maps are not the single-scale ones."""
+    log, metrics, maps = run_test(workspace, 'official_seg.pth', '--tta',
+                                  out='pred_tta')
+    assert 'SegTTAModel' in log
+    _, ref_maps = reference
+    assert any(not np.array_equal(maps[name], label)
+               for name, label in ref_maps.items())
+
+
 def test_demo_draws_with_the_checkpoint_classes(workspace):
     image = sorted(glob.glob(
         f'{workspace}/data/scenes/images/validation/*.jpg'))[0]

@@ -47,6 +47,34 @@ def load_config(path: str,
     return cfg
 
 
+def use_tta(cfg: Config) -> None:
+    """Test with multi-scale and flip augmentation as mmdet's and mmseg's
+    ``tools/test.py --tta`` do: the config's ``tta_pipeline`` feeds the
+    test set and its ``tta_model`` (``SegTTAModel``, ``DetTTAModel``)
+    wraps the model and merges the predictions.
+
+    Raises:
+        ValueError: The config defines no ``tta_model`` or
+            ``tta_pipeline``, or it is a detector that predicts masks,
+            which mmdet 3.3's ``DetTTAModel`` cannot merge.
+    """
+    from mmengine.config import ConfigDict
+    roi_head = cfg.model.get('roi_head') or {}
+    if task_of(cfg) == 'det' and roi_head.get('mask_head'):
+        raise ValueError(
+            "The config's detector predicts masks, and mmdet 3.3's "
+            'DetTTAModel merges boxes only ("TTA of instance segmentation '
+            'does not support now"); test it without augmentation.')
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        raise ValueError(
+            f'The config defines no {" or ".join(missing)}: add them (e.g. '
+            "inherit 'mmdet::retinanet/retinanet_tta.py') to test with "
+            'augmentation.')
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+
+
 def data_sample(cfg: Config, height: int, width: int):
     """An empty ``DetDataSample``/``SegDataSample`` (by the config's task)
     for one unscaled, unpadded ``height`` x ``width`` image, as

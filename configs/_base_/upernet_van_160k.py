@@ -7,7 +7,7 @@
 # follows Swin's. An arch base adds the arch.
 _base_ = [
     'mmseg::_base_/models/upernet_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
+    './ade20k_van.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
     './van.py',
