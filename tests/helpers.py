@@ -17,8 +17,13 @@ B0_DIMS = [32, 64, 160, 256]
 # figures (RetinaNet 13.4/23.6/36.3/54.5M, Mask R-CNN 23.9/33.5/46.2/64.4M,
 # 3x Mask R-CNN 46M, Cascade Mask R-CNN 84M) reproduced with mmdet 3.3's
 # heads to two decimals; Sparse R-CNN has no published count. Segmentation:
-# the paper's Semantic FPN 8/18/30/49M and UperNet 32/44/57/75M reproduced
-# with mmseg 1.2's FPN/FPNHead and UPerHead/FCNHead.
+# the paper's Semantic FPN 8/18/30/49M and UperNet 32/44/57/75M, and the
+# VAN-Segmentation README's UperNet B4 90M and B6 231M, reproduced with
+# mmseg 1.2's FPN/FPNHead and UPerHead/FCNHead. No count is published for
+# Semantic FPN B4. UperNet B5: the README says 117M, which its own config
+# (widths 96/192/480/768, depths 3/3/24/3; the backbone alone is the
+# paper's 90M) cannot give: it builds 121.89M, at 1205G FLOPs against the
+# README's 1208G.
 DET_PARAMS_M = {
     'retinanet_van_b0_1x.py': 13.39,
     'retinanet_van_b1_1x.py': 23.60,
@@ -41,6 +46,11 @@ SEG_PARAMS_M = {
     'upernet_van_b1_ade20k_160k.py': 43.84,
     'upernet_van_b2_ade20k_160k.py': 56.55,
     'upernet_van_b3_ade20k_160k.py': 74.74,
+    'fpn_van_b4_ade20k_40k.py': 64.04,
+    'upernet_van_b4_ade20k_160k.py': 90.26,
+    'upernet_van_b4_22k_ade20k_160k.py': 90.26,
+    'upernet_van_b5_22k_ade20k_160k.py': 121.89,
+    'upernet_van_b6_22k_ade20k_160k.py': 231.48,
 }
 
 

@@ -13,6 +13,8 @@ from typing import Dict
 
 import torch
 
+from van_mm.pretrained import PRETRAINED
+
 # Classes that published checkpoints hold beside their tensors and that
 # carry data only (building them runs no code of the file's choosing).
 # timm's training script, which wrote the official VAN-Classification
@@ -51,6 +53,17 @@ def _load_safetensors(filename: str, is_url: bool) -> Dict:
     return dict(state_dict=state_dict, meta=meta)
 
 
+def _where_published(filename: str) -> str:
+    """``' (published in FOLDER)'`` for a file of
+    :data:`van_mm.pretrained.PRETRAINED` that is only published in a
+    folder, else ``''``."""
+    for weights in PRETRAINED.values():
+        if weights.file is not None and \
+                osp.basename(filename) == weights.file:
+            return f' ({weights.file} is published in {weights.url})'
+    return ''
+
+
 def load_file(filename: str, allow_pickle: bool = False):
     """Read a checkpoint file or URL as it is stored (no unwrapping).
 
@@ -72,7 +85,7 @@ def load_file(filename: str, allow_pickle: bool = False):
         raise FileNotFoundError(
             f'VAN checkpoint not found: {filename!r}. Check '
             "init_cfg=dict(type='Pretrained', checkpoint=...) or "
-            'download the file first.')
+            f'download the file first{_where_published(filename)}.')
     try:
         if filename.endswith('.safetensors'):
             return _load_safetensors(filename, is_url)
