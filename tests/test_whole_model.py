@@ -204,7 +204,7 @@ def test_partial_load_keeps_what_fits():
 def test_mmseg0_meta_gives_the_dataset_meta():
     meta = mmseg0_checkpoint({})['meta']
     assert dataset_meta(meta) == dict(
-        classes=SCENE_CLASSES, palette=meta['PALETTE'])
+        classes=SCENE_CLASSES, palette=[tuple(c) for c in meta['PALETTE']])
     assert dataset_meta(dict(dataset_meta=dict(classes=('a', )))) == \
         dict(classes=('a', ))
     assert dataset_meta(dict(mmseg_version='0.26.0')) is None

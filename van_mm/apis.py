@@ -125,18 +125,21 @@ def init_model(cfg: Config, checkpoint: str, device: str = 'cpu',
     they fit: :func:`van_mm.checkpoint.load_whole_model`).
 
     The model is in eval mode on ``device`` with the config as
-    ``model.cfg``; its ``dataset_meta`` (classes, palette) is the
-    checkpoint's, or else the config's test dataset's.
+    ``model.cfg``; its ``dataset_meta`` is the checkpoint's classes and
+    palette, the config's test dataset's where the checkpoint has none.
     """
     from mmengine.registry import DATASETS
 
     from van_mm.checkpoint import dataset_meta, load_whole_model
     model = build_from_config(cfg)
     meta = dataset_meta(load_whole_model(model, checkpoint, allow_partial))
+    dataset = cfg.test_dataloader.dataset.copy()
+    dataset['lazy_init'] = True  # the metainfo only, no annotations
+    config_meta = dict(DATASETS.build(dataset).metainfo)
     if meta is None:
-        dataset = cfg.test_dataloader.dataset.copy()
-        dataset['lazy_init'] = True  # the metainfo only, no annotations
-        meta = dict(DATASETS.build(dataset).metainfo)
+        meta = config_meta
+    elif not meta.get('palette') and config_meta.get('palette'):
+        meta['palette'] = config_meta['palette']
     model.dataset_meta = meta
     model.cfg = cfg
     return model.to(device)

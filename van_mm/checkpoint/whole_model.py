@@ -267,6 +267,6 @@ def dataset_meta(meta: Dict) -> Optional[Dict]:
     if 'CLASSES' in meta:
         out = dict(classes=tuple(meta['CLASSES']))
         if meta.get('PALETTE') is not None:
-            out['palette'] = [list(map(int, c)) for c in meta['PALETTE']]
+            out['palette'] = [tuple(map(int, c)) for c in meta['PALETTE']]
         return out
     return None
