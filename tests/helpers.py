@@ -19,9 +19,13 @@ B0_DIMS = [32, 64, 160, 256]
 # with mmdet 3.3's heads to two decimals; Sparse R-CNN, Faster R-CNN and
 # Mask2Former have no published count (these are the built models').
 # Segmentation: the paper's Semantic FPN 8/18/30/49M and UperNet
-# 32/44/57/75M reproduced with mmseg 1.2's FPN/FPNHead and UPerHead/FCNHead;
-# Light-Ham: the Enjoy-Hamburger README's 4.2/13.8/27.4/45.6M with mmseg
-# 1.2's LightHamHead.
+# 32/44/57/75M, and the VAN-Segmentation README's UperNet B4 90M and B6
+# 231M, reproduced with mmseg 1.2's FPN/FPNHead and UPerHead/FCNHead; no
+# count is published for Semantic FPN B4. UperNet B5: the README says 117M,
+# which its own config (widths 96/192/480/768, depths 3/3/24/3; the
+# backbone alone is the paper's 90M) cannot give: it builds 121.89M, at
+# 1205G FLOPs against the README's 1208G. Light-Ham: the Enjoy-Hamburger
+# README's 4.2/13.8/27.4/45.6M with mmseg 1.2's LightHamHead.
 DET_PARAMS_M = {
     'retinanet_van_b0_1x.py': 13.39,
     'retinanet_van_b1_1x.py': 23.60,
@@ -55,6 +59,11 @@ SEG_PARAMS_M = {
     'lightham_van_b1_ade20k_160k.py': 13.83,
     'lightham_van_b2_ade20k_160k.py': 27.42,
     'lightham_van_b3_ade20k_160k.py': 45.61,
+    'fpn_van_b4_ade20k_40k.py': 64.04,
+    'upernet_van_b4_ade20k_160k.py': 90.26,
+    'upernet_van_b4_22k_ade20k_160k.py': 90.26,
+    'upernet_van_b5_22k_ade20k_160k.py': 121.89,
+    'upernet_van_b6_22k_ade20k_160k.py': 231.48,
 }
 
 

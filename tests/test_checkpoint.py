@@ -1,10 +1,19 @@
 """Loading official VAN-Classification checkpoints into the backbone."""
+import argparse
+import os
+
 import pytest
 import torch
 
 from helpers import image, load, pretrained
 from van_mm import VAN
-from van_mm.checkpoint import CheckpointError, convert_state_dict, unwrap
+from van_mm.checkpoint import (
+    CheckpointError,
+    convert_state_dict,
+    load_file,
+    load_pretrained,
+    unwrap,
+)
 from van_mm.testing import randomize
 
 
@@ -79,3 +88,40 @@ def test_detector_config_loads_official_weights(tmp_path):
     assert loaded.keys() == expected.keys()
     for key, value in expected.items():
         assert torch.equal(loaded[key], value), key
+
+
+def test_timm_training_file_loads_without_allow_pickle(official_b0,
+                                                       tmp_path):
+    """What timm's training script saves (it wrote the official weights):
+    args as an argparse.Namespace, optimizer, AMP scaler, metric."""
+    path = str(tmp_path / 'van_tiny_754.pth.tar')
+    torch.save(dict(
+        epoch=299, arch='van_tiny', state_dict=official_b0.state_dict(),
+        optimizer=dict(state={}, param_groups=[dict(lr=1e-5, params=[])]),
+        version=2, metric=75.4,
+        amp_scaler=dict(scale=65536.0, growth_factor=2.0,
+                        backoff_factor=0.5, growth_interval=2000,
+                        _growth_tracker=100),
+        args=argparse.Namespace(model='van_tiny', lr=1e-3, drop_path=0.1,
+                                mean=None, input_size=[3, 224, 224])), path)
+    assert load_file(path)['args'].model == 'van_tiny'
+    model = VAN(arch='b0')
+    load_pretrained(model, path)
+    expected = convert_state_dict(official_b0.state_dict()).state_dict
+    for key, value in expected.items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+class Payload:
+    """Unpickling this runs a command: what the allow-list must refuse."""
+
+    def __reduce__(self):
+        return (os.system, ('echo unpickled',))
+
+
+def test_a_file_that_runs_code_is_still_refused(official_b0, tmp_path):
+    path = str(tmp_path / 'evil.pth')
+    torch.save(dict(state_dict=official_b0.state_dict(),
+                    args=argparse.Namespace(hook=Payload())), path)
+    with pytest.raises(CheckpointError, match='allow_pickle'):
+        load_file(path)

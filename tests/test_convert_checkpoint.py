@@ -1,7 +1,7 @@
 """tools/convert_checkpoint.py: converts any layout, refuses bad files and
 then writes nothing."""
-import argparse
 import os
+import pathlib
 
 import pytest
 import torch
@@ -54,8 +54,10 @@ def random_bytes(src, path):
 
 
 def pickled_objects(src, path):
+    """A class outside the allow-list (argparse.Namespace, timm's args,
+    is on it)."""
     ckpt = torch.load(src, weights_only=True)
-    ckpt['meta'] = {'args': argparse.Namespace(lr=0.1)}  # needs unpickling
+    ckpt['meta'] = {'data': pathlib.PurePosixPath('/data/imagenet')}
     torch.save(ckpt, path)
 
 
@@ -105,3 +107,56 @@ def test_missing_source_names_the_path(tmp_path):
     assert out.returncode == 1
     assert 'nope.pth' in out.stderr
     assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture(scope='module')
+def official_segmentor(tmp_path_factory):
+    """The scenes segmentor's random weights saved as VAN-Segmentation
+    (mmseg 0.x) saves its models: official backbone keys, CLASSES."""
+    from mmengine.registry import init_default_scope
+
+    from helpers import load
+    from van_mm.apis import build_from_config
+    from van_mm.checkpoint.whole_model import export_whole_model
+    init_default_scope('mmseg')
+    model = randomize(build_from_config(
+        load(os.path.join('scenes', 'fpn_van_b0_scenes.py'))))
+    path = tmp_path_factory.mktemp('seg') / 'upernet_official.pth'
+    torch.save(dict(
+        state_dict=export_whole_model(model.state_dict(), 'official_seg'),
+        meta=dict(CLASSES=('sky', 'grass', 'water', 'road', 'building'),
+                  PALETTE=[[0, 0, 0]] * 5, mmseg_version='0.26.0'),
+        optimizer=dict(state={}, param_groups=[])), path)
+    return model.state_dict(), path
+
+
+def test_whole_model_to_van_mm(official_segmentor, tmp_path):
+    """--whole-model: backbone keys mapped, neck and heads and the classes
+    kept, the LayerNorm epsilon recorded, the optimizer left out."""
+    weights, src = official_segmentor
+    dst = tmp_path / 'van_mm_segmentor.pth'
+    log = run_tool([TOOL, src, dst, '--whole-model'], cwd=tmp_path)
+    assert 'layout: official_seg' in log
+    assert 'arch: b0, LayerNorm eps 1e-05' in log
+    assert 'decode_head: ' in log and 'neck: ' in log
+    out = torch.load(dst, weights_only=True)
+    assert out.keys() == {'state_dict', 'meta'}
+    assert out['state_dict'].keys() == weights.keys()
+    for key, value in weights.items():
+        assert torch.equal(out['state_dict'][key], value), key
+    meta = out['meta']
+    assert meta['ln_eps'] == 1e-5 and meta['arch'] == 'b0'
+    assert meta['dataset_meta']['classes'][0] == 'sky'
+    assert meta['mmseg_version'] == '0.26.0'
+
+
+def test_whole_model_needs_a_whole_model_layout(official_segmentor,
+                                               tmp_path):
+    _, src = official_segmentor
+    dst = tmp_path / 'dst.pth'
+    out = run_script([TOOL, src, dst, '--whole-model', '--to', 'hf'],
+                     cwd=tmp_path)
+    assert out.returncode == 1
+    assert 'error [--to]: The hf layout holds no detectors or ' \
+        'segmentors' in out.stderr
+    assert not dst.exists()

@@ -53,13 +53,29 @@ def test_readme_tables_are_up_to_date():
             '--write-readme')
 
 
-@pytest.mark.parametrize('arch', ['b0', 'b1', 'b2', 'b3'])
-def test_arch_bases_name_the_published_weights(arch):
-    """configs/_base_/models/van_{arch}.py (what configs read) and
+@pytest.mark.parametrize('name', sorted(PRETRAINED))
+def test_arch_bases_name_the_published_weights(name):
+    """configs/_base_/models/van_{arch}[_22k].py (what configs read) and
     van_mm.pretrained (what README lists) name the same file."""
     from van_mm.archs import ARCHS
-    van = load(os.path.join('_base_', 'models', f'van_{arch}.py')).van
-    assert van.arch == arch
-    assert van.pretrained == PRETRAINED[f'van_{arch}.in1k'].url
-    assert van.channels == ARCHS[arch]['embed_dims']
-    assert van.stage3_channels == ARCHS[arch]['embed_dims'][2]
+    arch, data = name.split('.')
+    base = f'{arch}_22k' if data == 'in22k' else arch
+    van = load(os.path.join('_base_', 'models', f'{base}.py')).van
+    assert van.arch == PRETRAINED[name].arch == arch[len('van_'):]
+    assert van.pretrained == PRETRAINED[name].checkpoint
+    assert van.channels == ARCHS[van.arch]['embed_dims']
+    assert van.stage3_channels == ARCHS[van.arch]['embed_dims'][2]
+
+
+def test_official_trained_models_are_listed_with_their_results(metafile):
+    """Every trained model the authors published is linked from the config
+    with its settings, and every segmentation result says whether it was
+    tested on one scale or with multi-scale + flip."""
+    assert len(zoo.TRAINED) == 10  # UperNet B2-B6, Semantic FPN B0-B3
+    for name, url in zoo.TRAINED.items():
+        assert metafile[name]['Weights'] == url
+        assert metafile[name]['Results'][0]['Metrics']
+    for name, results in zoo.PAPER.items():
+        if results and name.startswith(('fpn', 'upernet')):
+            assert list(results) == [
+                'mIoU(ss)' if name.startswith('fpn') else 'mIoU(ms+flip)']

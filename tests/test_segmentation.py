@@ -10,11 +10,17 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
 
 from helpers import SEG_PARAMS_M, load, params_m, to_tiny_b0
+from van_mm.pretrained import PRETRAINED
 
 register_all_modules()
 
-ARCH = {'b0': 'VAN-Tiny', 'b1': 'VAN-Small', 'b2': 'VAN-Base',
-        'b3': 'VAN-Large'}
+
+# Drop path and images per GPU of the official VAN-Segmentation configs
+# (configs/sem_fpn/*.py, configs/upernet/{1k,22k}_pretrained/*.py).
+DROP_PATH = {'b0': 0.1, 'b1': 0.1, 'b2': 0.1, 'b3': 0.3, 'b4': 0.4,
+             'b5': 0.4, 'b6': 0.5}
+FPN_DROP_PATH = {'b0': 0.2, 'b1': 0.2, 'b2': 0.2, 'b3': 0.3, 'b4': 0.4}
+UPERNET_BATCH = {'b4': 4}  # others 2
 
 
 @pytest.mark.parametrize('name', sorted(SEG_PARAMS_M))
@@ -33,16 +39,15 @@ def test_training_settings(name):
     cfg = load(name)
     assert cfg.custom_imports.imports == ['van_mm']
     backbone = cfg.model.backbone
-    assert backbone.init_cfg.checkpoint.startswith(
-        'https://huggingface.co/Visual-Attention-Network/'
-        f'{ARCH[backbone.arch]}-original/')
+    weights = f'van_{backbone.arch}.in22k' if '_22k_' in name else \
+        f'van_{backbone.arch}.in1k'
+    assert backbone.init_cfg.checkpoint == PRETRAINED[weights].checkpoint
     if name.startswith('lightham'):
         assert backbone.drop_path_rate == (0.25 if backbone.arch == 'b3'
                                            else 0.1)
     else:
-        assert backbone.drop_path_rate == (0.3 if backbone.arch == 'b3' else
-                                           0.2 if name.startswith('fpn') else
-                                           0.1)
+        assert backbone.drop_path_rate == (FPN_DROP_PATH if name.startswith(
+            'fpn') else DROP_PATH)[backbone.arch]
     assert cfg.crop_size == (512, 512)
     assert cfg.model.data_preprocessor.size == (512, 512)
     assert cfg.train_dataloader.dataset.data_root == \
@@ -83,7 +88,8 @@ def test_training_settings(name):
         assert cfg.model.decode_head.channels == 512
         aux = cfg.model.auxiliary_head
         assert (aux.in_index, aux.loss_decode.loss_weight) == (2, 0.4)
-        assert cfg.train_dataloader.batch_size == 2
+        assert cfg.train_dataloader.batch_size == UPERNET_BATCH.get(
+            backbone.arch, 2)
         assert cfg.train_cfg.max_iters == 160000
         warmup, poly = cfg.param_scheduler
         assert (warmup.type, warmup.end) == ('LinearLR', 1500)

@@ -3,11 +3,13 @@
 pictures.
 
     python tools/demo.py IMAGE_OR_DIR CONFIG CHECKPOINT [--out FILE_OR_DIR]
-        [--device cpu] [--score-thr 0.3]
+        [--device cpu] [--score-thr 0.3] [--allow-partial-load]
 
-Detectors go through mmdet's ``init_detector``/``inference_detector`` and
-are drawn by ``DetLocalVisualizer`` (boxes, masks, labels); segmentors go
-through mmseg's ``init_model``/``inference_model`` and are drawn by
+The checkpoint loads as in ``tools/test.py`` (its backbone in any VAN
+layout, refused unless it fits the config's model; ``--allow-partial-load``
+loads what fits). Detectors then go through mmdet's ``inference_detector``
+and are drawn by ``DetLocalVisualizer`` (boxes, masks, labels); segmentors
+go through mmseg's ``inference_model`` and are drawn by
 ``SegLocalVisualizer`` (colour-blended classes). For a folder, one picture
 per image is written into the ``--out`` folder.
 """
@@ -15,8 +17,14 @@ import argparse
 import os
 import os.path as osp
 
-from van_mm.apis import load_config, task_of
-from van_mm.cli import read_image, require_file
+from van_mm.apis import init_model, load_config, task_of
+from van_mm.checkpoint import CheckpointError
+from van_mm.cli import (
+    add_partial_load_flag,
+    cli_message,
+    read_image,
+    require_file,
+)
 from van_mm.visualization import build_visualizer
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -33,6 +41,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu', help='cpu or cuda:0')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='detections below this score are not drawn')
+    add_partial_load_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -48,17 +57,18 @@ def list_images(path):
     return [require_file(path, 'Image')]
 
 
-def build(config, checkpoint, device):
+def build(config, checkpoint, device, allow_partial=False):
     """The task, the model, its inference function and a visualizer."""
     cfg = load_config(config)
     require_file(checkpoint, 'Checkpoint')
     if task_of(cfg) == 'det':
         from mmdet.apis import inference_detector as infer
-        from mmdet.apis import init_detector as init
     else:
         from mmseg.apis import inference_model as infer
-        from mmseg.apis import init_model as init
-    model = init(cfg, checkpoint, device=device)
+    try:
+        model = init_model(cfg, checkpoint, device, allow_partial)
+    except CheckpointError as e:
+        raise SystemExit(cli_message(e))
     visualizer = build_visualizer(cfg, 'van_mm_demo', model.dataset_meta)
     return task_of(cfg), model, infer, visualizer
 
@@ -66,8 +76,8 @@ def build(config, checkpoint, device):
 def main(argv=None):
     args = parse_args(argv)
     images = list_images(args.image)
-    task, model, infer, visualizer = build(args.config, args.checkpoint,
-                                           args.device)
+    task, model, infer, visualizer = build(
+        args.config, args.checkpoint, args.device, args.allow_partial_load)
     single = len(images) == 1 and not osp.isdir(args.image) and \
         args.out.lower().endswith(IMAGE_EXTS)
     if not single:

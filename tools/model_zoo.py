@@ -5,6 +5,8 @@
     python tools/model_zoo.py --write-readme   # update both README tables
     python tools/model_zoo.py --write-metafile # recount params and FLOPs of
                                                # every config (minutes)
+    python tools/model_zoo.py --write-metafile --new-only
+                                               # count new configs only
     python tools/model_zoo.py --check          # exit 1 if README is stale
 
 See :mod:`van_mm.model_zoo` for what comes from where.
@@ -21,12 +23,15 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--write-metafile', action='store_true')
+    parser.add_argument('--new-only', action='store_true',
+                        help='with --write-metafile: count only configs the '
+                        'metafile lacks, keep the counts of the others')
     parser.add_argument('--write-readme', action='store_true')
     parser.add_argument('--check', action='store_true',
                         help='exit 1 if README.md differs from the tables')
     args = parser.parse_args()
     if args.write_metafile:
-        model_zoo.write_metafile(REPO)
+        model_zoo.write_metafile(REPO, new_only=args.new_only)
     readme = model_zoo.readme_path(REPO)
     if args.check or args.write_readme:
         new = model_zoo.rendered_readme(REPO)

@@ -2,16 +2,27 @@
 """Test (and evaluate) a detector or segmentor checkpoint.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+        [--show-dir DIR] [--tta] [--allow-partial-load]
+        [--cfg-options k=v ...] [--launcher ...]
 
 Detection configs print COCO bbox (and segm) AP through mmdet's CocoMetric
 and ``--out`` dumps the predictions to a ``.pkl`` file; segmentation configs
 print mIoU/mAcc/aAcc through mmseg's IoUMetric and ``--out`` writes the
 predicted label maps to a folder. ``--show-dir`` saves painted predictions.
+
+CHECKPOINT may hold its backbone in any published VAN layout (an official
+VAN-Segmentation segmentor, an mmseg 1.x ``projects/van`` one, van_mm's
+own); a checkpoint that does not fit the config's model is refused, naming
+the keys, unless ``--allow-partial-load``. ``--tta`` tests with the config's
+``tta_pipeline`` and ``tta_model`` (for ADE20K: the official multi-scale +
+flip protocol).
 """
-from van_mm.apis import load_config, task_of
+from van_mm.apis import load_config, task_of, use_tta
+from van_mm.checkpoint import CheckpointError
 from van_mm.cli import (
+    add_partial_load_flag,
     build_runner,
+    cli_message,
     close_distributed,
     parse_tool_args,
     require_file,
@@ -28,6 +39,10 @@ def parse_args():
     parser.add_argument(
         '--show-dir', help='save painted predictions to this folder (under '
         'the work dir\'s timestamp folder unless absolute)')
+    parser.add_argument(
+        '--tta', action='store_true', help='test with the config\'s '
+        'multi-scale and flip augmentation (tta_pipeline, tta_model)')
+    add_partial_load_flag(parser)
     return parse_tool_args(parser)
 
 
@@ -37,6 +52,13 @@ def main():
                       args.launcher)
     cfg.load_from = require_file(args.checkpoint, 'Checkpoint')
     task = task_of(cfg)
+    if args.allow_partial_load:
+        cfg.allow_partial_load = True
+    if args.tta:
+        try:
+            use_tta(cfg)
+        except ValueError as e:
+            raise SystemExit(f'--tta: {e}')
 
     if args.show_dir:
         hook = cfg.default_hooks.get('visualization')
@@ -61,7 +83,10 @@ def main():
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
-    runner.test()
+    try:
+        runner.test()
+    except CheckpointError as e:
+        raise SystemExit(cli_message(e))
     close_distributed()
 
 

@@ -17,7 +17,8 @@ the image's size.
 import argparse
 
 from van_mm.attention import arch_targets, attention_maps, config_targets
-from van_mm.cli import read_image, require_file
+from van_mm.checkpoint import CheckpointError
+from van_mm.cli import cli_message, read_image, require_file
 
 
 def parse_args(argv=None):
@@ -27,7 +28,7 @@ def parse_args(argv=None):
     source.add_argument('--config', help='a detector/segmentor config')
     source.add_argument('--arch', help='a VAN arch (b0-b6)')
     parser.add_argument('--checkpoint', help='weights: a model checkpoint '
-                        'for --config, any VAN layout for --arch')
+                        'for --config, any VAN layout for either')
     parser.add_argument('--stage', type=int, nargs='+', default=[0, 1, 2, 3],
                         help='stages to show (default: all four)')
     parser.add_argument('--method', choices=['lka', 'gradcam'],
@@ -65,8 +66,12 @@ def main(argv=None):
     image = read_image(args.image, args.size)
     if args.checkpoint:
         require_file(args.checkpoint, 'Checkpoint')
-    targets = (config_targets(args.config, args.checkpoint) if args.config
-               else arch_targets(args.arch, args.checkpoint))
+    try:
+        targets = (config_targets(args.config, args.checkpoint)
+                   if args.config else arch_targets(args.arch,
+                                                    args.checkpoint))
+    except CheckpointError as e:  # a checkpoint that does not fit
+        raise SystemExit(cli_message(e))
     try:
         maps = attention_maps(targets, image, args.method, args.stage)
     except ValueError as e:  # no score for Grad-CAM, stages out of range

@@ -47,6 +47,34 @@ def load_config(path: str,
     return cfg
 
 
+def use_tta(cfg: Config) -> None:
+    """Test with multi-scale and flip augmentation as mmdet's and mmseg's
+    ``tools/test.py --tta`` do: the config's ``tta_pipeline`` feeds the
+    test set and its ``tta_model`` (``SegTTAModel``, ``DetTTAModel``)
+    wraps the model and merges the predictions.
+
+    Raises:
+        ValueError: The config defines no ``tta_model`` or
+            ``tta_pipeline``, or it is a detector that predicts masks,
+            which mmdet 3.3's ``DetTTAModel`` cannot merge.
+    """
+    from mmengine.config import ConfigDict
+    roi_head = cfg.model.get('roi_head') or {}
+    if task_of(cfg) == 'det' and roi_head.get('mask_head'):
+        raise ValueError(
+            "The config's detector predicts masks, and mmdet 3.3's "
+            'DetTTAModel merges boxes only ("TTA of instance segmentation '
+            'does not support now"); test it without augmentation.')
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        raise ValueError(
+            f'The config defines no {" or ".join(missing)}: add them (e.g. '
+            "inherit 'mmdet::retinanet/retinanet_tta.py') to test with "
+            'augmentation.')
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+
+
 def data_sample(cfg: Config, height: int, width: int):
     """An empty ``DetDataSample``/``SegDataSample`` (by the config's task)
     for one unscaled, unpadded ``height`` x ``width`` image, as
@@ -61,31 +89,60 @@ def data_sample(cfg: Config, height: int, width: int):
 
 
 def build_from_config(cfg: Config, backbone_only: bool = False,
-                      checkpoint: Optional[str] = None) -> nn.Module:
+                      checkpoint: Optional[str] = None,
+                      allow_partial: bool = False) -> nn.Module:
     """The config's model (or just its backbone) in eval mode on CPU, with
     SyncBN reverted to BN.
 
-    Weights: ``checkpoint`` if given (a runner checkpoint of the whole
-    model, or for ``backbone_only`` any VAN layout), else random; the
-    config's pretrained ``init_cfg`` is not downloaded.
+    Weights: ``checkpoint`` if given, else random; the config's pretrained
+    ``init_cfg`` is not downloaded. A whole-model checkpoint may hold its
+    backbone in any VAN layout and must fit the model unless
+    ``allow_partial`` (:func:`van_mm.checkpoint.load_whole_model`); for
+    ``backbone_only`` any VAN backbone checkpoint loads.
     """
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS, init_default_scope
 
-    from van_mm.checkpoint import load_pretrained
+    from van_mm.checkpoint import load_pretrained, load_whole_model
     from van_mm.models import VAN
     init_default_scope(cfg.default_scope)
     model_cfg = cfg.model.backbone if backbone_only else cfg.model
     model = revert_sync_batchnorm(MODELS.build(model_cfg))
     if checkpoint:
-        from mmengine.runner import load_checkpoint
         if isinstance(model, VAN):
             load_pretrained(model, checkpoint)
         else:
-            load_checkpoint(model, checkpoint, map_location='cpu',
-                            strict=True)
+            load_whole_model(model, checkpoint, allow_partial)
     model.eval()
     return model
+
+
+def init_model(cfg: Config, checkpoint: str, device: str = 'cpu',
+               allow_partial: bool = False) -> nn.Module:
+    """What mmdet's ``init_detector`` and mmseg's ``init_model`` return, for
+    their ``inference_detector`` / ``inference_model``, with the weights
+    loaded as the other tools load them (any VAN layout, refused unless
+    they fit: :func:`van_mm.checkpoint.load_whole_model`).
+
+    The model is in eval mode on ``device`` with the config as
+    ``model.cfg``; its ``dataset_meta`` is the checkpoint's classes and
+    palette, the config's test dataset's where the checkpoint has none.
+    """
+    from mmengine.registry import DATASETS
+
+    from van_mm.checkpoint import dataset_meta, load_whole_model
+    model = build_from_config(cfg)
+    meta = dataset_meta(load_whole_model(model, checkpoint, allow_partial))
+    dataset = cfg.test_dataloader.dataset.copy()
+    dataset['lazy_init'] = True  # the metainfo only, no annotations
+    config_meta = dict(DATASETS.build(dataset).metainfo)
+    if meta is None:
+        meta = config_meta
+    elif not meta.get('palette') and config_meta.get('palette'):
+        meta['palette'] = config_meta['palette']
+    model.dataset_meta = meta
+    model.cfg = cfg
+    return model.to(device)
 
 
 def switch_to_deploy(model: nn.Module, device: str = 'cpu') -> None:

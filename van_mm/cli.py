@@ -53,10 +53,35 @@ def read_image(path: str, size=None):
         raise SystemExit(str(e))
 
 
+def add_partial_load_flag(parser: argparse.ArgumentParser) -> None:
+    """``--allow-partial-load``: load the checkpoint keys that fit the
+    model and skip the rest, instead of refusing the checkpoint."""
+    parser.add_argument(
+        '--allow-partial-load', action='store_true',
+        help='load only the checkpoint keys that fit the model (logged), '
+        'e.g. another head; by default a checkpoint that does not fit the '
+        'config\'s model exactly is refused')
+
+
+def cli_message(error: Exception) -> str:
+    """An error's message with the flag for the option it names (a
+    :class:`~van_mm.checkpoint.CheckpointError`'s ``option``)."""
+    option = getattr(error, 'option', None)
+    flag = f' (command line: --{option.replace("_", "-")})' if option \
+        else ''
+    return f'{error}{flag}'
+
+
 def build_runner(cfg: Config):
-    """mmengine's Runner, or the config's ``runner_type`` if it names one."""
+    """mmengine's Runner, or the config's ``runner_type`` if it names one,
+    with van_mm's :class:`~van_mm.hooks.CheckpointFitHook` among its hooks
+    (van_mm's framework bases list it; other configs get it here)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(str(h.get('type')).endswith('CheckpointFitHook')
+               for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='CheckpointFitHook')]
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
 

@@ -86,7 +86,7 @@ def build_visualizer(cfg: Config, name: str, dataset_meta: Dict):
     visualizer = VISUALIZERS.build(vis_cfg)
     meta = dict(dataset_meta or {})
     if meta.get('classes') and not meta.get('palette'):
-        meta['palette'] = np.random.RandomState(42).randint(
-            0, 255, (len(meta['classes']), 3)).tolist()
+        meta['palette'] = [tuple(c) for c in np.random.RandomState(
+            42).randint(0, 255, (len(meta['classes']), 3)).tolist()]
     visualizer.dataset_meta = meta
     return visualizer

@@ -9,6 +9,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
 visualizer = dict(vis_backends={{_base_.van_vis_backends}})
+custom_hooks = {{_base_.van_custom_hooks}}
 model = dict(backbone={{_base_.van_backbone}})
 optim_wrapper = {{_base_.van_det_optim_wrapper}}
 auto_scale_lr = dict(enable=True, base_batch_size=16)

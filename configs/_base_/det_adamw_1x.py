@@ -10,6 +10,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
 visualizer = dict(vis_backends={{_base_.van_vis_backends}})
+custom_hooks = {{_base_.van_custom_hooks}}
 optim_wrapper = {{_base_.van_det_optim_wrapper}}
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,

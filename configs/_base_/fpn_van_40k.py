@@ -5,13 +5,14 @@
 # arch base adds the arch.
 _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
+    './ade20k_van.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_40k.py',
     './van.py',
 ]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
 visualizer = dict(vis_backends={{_base_.van_vis_backends}})
+custom_hooks = {{_base_.van_custom_hooks}}
 crop_size = (512, 512)
 model = dict(
     data_preprocessor=dict(size=crop_size),

@@ -14,5 +14,6 @@ _base_ = [
 ]
 custom_imports = dict(imports=['van_mm'], allow_failed_imports=False)
 visualizer = dict(vis_backends={{_base_.van_vis_backends}})
+custom_hooks = {{_base_.van_custom_hooks}}
 model = dict(backbone={{_base_.van_backbone}})
 auto_scale_lr = dict(enable=True, base_batch_size=16)

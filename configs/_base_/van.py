@@ -15,6 +15,12 @@ van_backbone = dict(
     norm_cfg=dict(type='SyncBN', requires_grad=True),
     init_cfg=dict(type='Pretrained'))
 
+# Every checkpoint the runner loads (load_from, tools/test.py's CHECKPOINT,
+# resume) is mapped onto the model from any published VAN layout and
+# refused unless it fits (van_mm.hooks.CheckpointFitHook); set
+# allow_partial_load = True next to load_from to load only what fits.
+van_custom_hooks = [dict(type='CheckpointFitHook')]
+
 # Scalars to WORK_DIR/<timestamp>/vis_data/scalars.json, and to TensorBoard
 # event files there when `tensorboard` is installed (van_mm.visualization).
 van_vis_backends = [

@@ -42,6 +42,29 @@ test_pipeline = [
     dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='PackSegInputs')
 ]
+# tools/test.py --tta: the ADE20K protocol's ratios 0.5-1.75 and flip
+# (configs/_base_/ade20k_van.py) applied to this set's scale.
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', scale=(128, 96), keep_ratio=True),
+                dict(type='Resize', scale=(192, 144), keep_ratio=True),
+                dict(type='Resize', scale=(256, 192), keep_ratio=True),
+                dict(type='Resize', scale=(320, 240), keep_ratio=True),
+                dict(type='Resize', scale=(384, 288), keep_ratio=True),
+                dict(type='Resize', scale=(448, 336), keep_ratio=True),
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadAnnotations', reduce_zero_label=True)],
+            [dict(type='PackSegInputs')],
+        ])
+]
 # ADE20KDataset with other class names would remap labels by name onto its
 # own 150 classes; the generic dataset takes the classes as they are.
 dataset = dict(

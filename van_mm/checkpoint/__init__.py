@@ -5,6 +5,8 @@
 * :mod:`~van_mm.checkpoint.files`: reading files safely;
 * :mod:`~van_mm.checkpoint.keys`: mapping keys to van_mm's and back;
 * :mod:`~van_mm.checkpoint.loading`: loading into a backbone, strictly;
+* :mod:`~van_mm.checkpoint.whole_model`: whole detectors and segmentors
+  in any layout, and the check that they fit a model;
 * :mod:`~van_mm.checkpoint.converter`: file-to-file conversion (imports the
   model, so it is not imported here).
 """
@@ -19,10 +21,18 @@ from .keys import (
 )
 from .layouts import LAYOUTS, Layout, get_layout
 from .loading import check_compatible, infer_arch, load_pretrained
+from .whole_model import (
+    WholeModel,
+    convert_whole_model,
+    dataset_meta,
+    fit_to_model,
+    load_whole_model,
+)
 
 __all__ = [
     'CheckpointError', 'load_file', 'Converted', 'convert_state_dict',
     'detect_layout', 'export_state_dict', 'read_converted', 'unwrap',
     'LAYOUTS', 'Layout', 'get_layout', 'check_compatible', 'infer_arch',
-    'load_pretrained'
+    'load_pretrained', 'WholeModel', 'convert_whole_model', 'dataset_meta',
+    'fit_to_model', 'load_whole_model'
 ]

@@ -1,7 +1,9 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
 """Reading checkpoint files safely: safetensors, or ``torch.load`` that
-unpickles only tensors and plain containers unless the caller allows more.
+unpickles only tensors, plain containers and a short list of data-only
+classes unless the caller allows more.
 """
+import argparse
 import os.path as osp
 import pickle
 import re
@@ -10,6 +12,16 @@ import zipfile
 from typing import Dict
 
 import torch
+
+from van_mm.pretrained import PRETRAINED
+
+# Classes that published checkpoints hold beside their tensors and that
+# carry data only (building them runs no code of the file's choosing).
+# timm's training script, which wrote the official VAN-Classification
+# weights, saves its command line as ``args``, an argparse.Namespace (next
+# to ``epoch``, ``arch``, ``optimizer``, ``version``, ``metric`` and an AMP
+# scaler's state, which are plain containers).
+DATA_ONLY_GLOBALS = (argparse.Namespace, )
 
 
 class CheckpointError(ValueError):
@@ -41,13 +53,26 @@ def _load_safetensors(filename: str, is_url: bool) -> Dict:
     return dict(state_dict=state_dict, meta=meta)
 
 
+def _where_published(filename: str) -> str:
+    """``' (published in FOLDER)'`` for a file of
+    :data:`van_mm.pretrained.PRETRAINED` that is only published in a
+    folder, else ``''``."""
+    for weights in PRETRAINED.values():
+        if weights.file is not None and \
+                osp.basename(filename) == weights.file:
+            return f' ({weights.file} is published in {weights.url})'
+    return ''
+
+
 def load_file(filename: str, allow_pickle: bool = False):
     """Read a checkpoint file or URL as it is stored (no unwrapping).
 
     ``.safetensors`` files are read with safetensors. Other files go through
-    ``torch.load(weights_only=True)``, which unpickles only tensors and plain
-    containers, unless ``allow_pickle`` is set: that runs arbitrary code
-    from the file, so use it only for files you trust.
+    ``torch.load(weights_only=True)``, which unpickles only tensors, plain
+    containers and the classes of :data:`DATA_ONLY_GLOBALS` (such as the
+    ``args`` of timm's training script), unless ``allow_pickle`` is set:
+    that runs arbitrary code from the file, so use it only for files you
+    trust.
 
     Raises:
         FileNotFoundError: ``filename`` is neither an existing file nor a URL.
@@ -60,15 +85,17 @@ def load_file(filename: str, allow_pickle: bool = False):
         raise FileNotFoundError(
             f'VAN checkpoint not found: {filename!r}. Check '
             "init_cfg=dict(type='Pretrained', checkpoint=...) or "
-            'download the file first.')
+            f'download the file first{_where_published(filename)}.')
     try:
         if filename.endswith('.safetensors'):
             return _load_safetensors(filename, is_url)
-        if is_url:
-            return torch.hub.load_state_dict_from_url(
-                filename, map_location='cpu', weights_only=not allow_pickle)
-        return torch.load(
-            path, map_location='cpu', weights_only=not allow_pickle)
+        with torch.serialization.safe_globals(list(DATA_ONLY_GLOBALS)):
+            if is_url:
+                return torch.hub.load_state_dict_from_url(
+                    filename, map_location='cpu',
+                    weights_only=not allow_pickle)
+            return torch.load(
+                path, map_location='cpu', weights_only=not allow_pickle)
     except pickle.UnpicklingError as e:
         if not is_url and not zipfile.is_zipfile(path):
             # torch.save writes zip archives; this is some other file.

@@ -54,15 +54,21 @@ def unwrap(ckpt, filename: str = '<state dict>') -> Dict[str, torch.Tensor]:
     return dict(ckpt)
 
 
-def detect_layout(state_dict: Dict[str, torch.Tensor]) -> Layout:
-    """The :class:`Layout` whose signature some key matches."""
-    for layout in LAYOUTS:
-        if any(re.search(layout.signature, k) for k in state_dict):
-            return layout
-    raise CheckpointError(
-        'Unrecognised VAN checkpoint layout; known layouts: '
-        f'{[layout.name for layout in LAYOUTS]}. First keys: '
-        f'{list(state_dict)[:5]}')
+def detect_layout(state_dict: Dict[str, torch.Tensor],
+                  whole_model: bool = False) -> Layout:
+    """The :class:`Layout` whose signature some key matches; where two
+    layouts have the same keys, the one whose :attr:`Layout.whole_model`
+    is ``whole_model`` (whether the keys came from under a prefix such as
+    ``backbone.``)."""
+    found = [layout for layout in LAYOUTS
+             if any(re.search(layout.signature, k) for k in state_dict)]
+    if not found:
+        raise CheckpointError(
+            'Unrecognised VAN checkpoint layout; known layouts: '
+            f'{[layout.name for layout in LAYOUTS]}. First keys: '
+            f'{list(state_dict)[:5]}')
+    return next((layout for layout in found
+                 if layout.whole_model == whole_model), found[0])
 
 
 def convert_state_dict(state_dict: Dict[str, torch.Tensor],
@@ -96,7 +102,7 @@ def convert_state_dict(state_dict: Dict[str, torch.Tensor],
             raise CheckpointError(f'No key starts with prefix {prefix!r}.')
         state_dict = kept
 
-    layout = detect_layout(state_dict)
+    layout = detect_layout(state_dict, whole_model=bool(prefix))
     out = {}
     for key, value in state_dict.items():
         if re.search(layout.ignore, key):

@@ -40,6 +40,18 @@ def _numbered_stages(blocks: str) -> Tuple[Rule, ...]:
 
 _HF_STAGE = r'^(?:van\.)?encoder\.stages\.(\d+)\.'
 
+# The official module names (VAN-Classification's van.py, copied into
+# VAN-Segmentation): 1-based stages, the MLP's conv inside a DWConv module.
+_OFFICIAL_SIGNATURE = r'^block\d+\.\d+\.mlp\.dwconv\.dwconv\.'
+_OFFICIAL_RULES = (
+    (r'^patch_embed(\d+)\.', _stage('patch_embed.')),
+    (r'^block(\d+)\.', _stage('blocks.')),
+    (r'^norm(\d+)\.', _stage('norm.')),
+    (r'\.mlp\.dwconv\.dwconv\.', '.mlp.dwconv.'),
+)
+_OFFICIAL_EXPORT = _numbered_stages('block') + (
+    (r'\.mlp\.dwconv\.', '.mlp.dwconv.dwconv.'),)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -49,8 +61,9 @@ class Layout:
         name: Short name reported to the user and accepted by the
             converter's ``--to``.
         description: Where files in this layout come from.
-        signature: A regex that some key of this layout, and of no other,
-            matches (searched after wrappers and ``backbone.`` are removed).
+        signature: A regex that some key of this layout matches (searched
+            after wrappers and ``backbone.`` are removed). Two layouts share
+            a signature only if they differ in :attr:`whole_model`.
         rules: ``(pattern, replacement)`` pairs applied in order with
             :func:`re.sub` to every key, mapping it to van_mm's name.
         export: The rules of the opposite direction, van_mm -> this layout.
@@ -63,6 +76,11 @@ class Layout:
             files, used when exporting.
         ln_eps: LayerNorm epsilon of the stage norms in this layout's
             implementation; the weights were trained with it.
+        whole_model: Whether this layout's files can hold a whole detector
+            or segmentor (the backbone under ``backbone.``, beside ``neck.``
+            and heads). Of two layouts with the same keys, a file with the
+            backbone under a prefix is taken for the one that holds whole
+            models, a bare backbone for the other.
     """
     name: str
     description: str
@@ -73,6 +91,7 @@ class Layout:
     head: Optional[str] = 'head.'
     prefix: str = ''
     ln_eps: float = 1e-6
+    whole_model: bool = False
 
 
 LAYOUTS: Tuple[Layout, ...] = (
@@ -81,19 +100,27 @@ LAYOUTS: Tuple[Layout, ...] = (
         description="van_mm's own backbone, or a van_mm detector/segmentor "
         'training checkpoint',
         signature=r'^stages\.\d+\.blocks\.',
-        head='head.fc.'),
+        head='head.fc.',
+        whole_model=True),
     Layout(
         name='official',
         description='official VAN-Classification (timm) .pth.tar',
-        signature=r'^block\d+\.\d+\.mlp\.dwconv\.dwconv\.',
-        rules=(
-            (r'^patch_embed(\d+)\.', _stage('patch_embed.')),
-            (r'^block(\d+)\.', _stage('blocks.')),
-            (r'^norm(\d+)\.', _stage('norm.')),
-            (r'\.mlp\.dwconv\.dwconv\.', '.mlp.dwconv.'),
-        ),
-        export=_numbered_stages('block') + (
-            (r'\.mlp\.dwconv\.', '.mlp.dwconv.dwconv.'),)),
+        signature=_OFFICIAL_SIGNATURE,
+        rules=_OFFICIAL_RULES,
+        export=_OFFICIAL_EXPORT),
+    Layout(
+        name='official_seg',
+        description='official VAN-Segmentation segmentor '
+        '(mmsegmentation 0.x)',
+        signature=_OFFICIAL_SIGNATURE,
+        rules=_OFFICIAL_RULES,
+        export=_OFFICIAL_EXPORT,
+        head=None,
+        prefix='backbone.',
+        # VAN-Segmentation's van.py builds its stage norms with
+        # nn.LayerNorm(embed_dims[i]): PyTorch's default epsilon.
+        ln_eps=1e-5,
+        whole_model=True),
     Layout(
         name='mmseg',
         description='mmsegmentation 1.x projects/van (VAN on MSCAN), '
@@ -108,7 +135,8 @@ LAYOUTS: Tuple[Layout, ...] = (
         head=None,
         prefix='backbone.',
         # MSCAN builds its stage norms with nn.LayerNorm's default epsilon.
-        ln_eps=1e-5),
+        ln_eps=1e-5,
+        whole_model=True),
     Layout(
         name='mmpretrain',
         description='mmpretrain 1.x VAN (van-*_8xb128_in1k_*.pth)',

@@ -1,0 +1,13 @@
+# UperNet with VAN-B4 (ImageNet-22K weights) on ADE20K, 160k iterations.
+# Official: 90M params, 53.5 mIoU (multi-scale + flip), VAN-Segmentation
+# README. Drop path 0.4 and 4 images per GPU: the official config
+# (configs/upernet/22k_pretrained/upernet_van_b4_512x512_160k_ade20k_22k.py).
+_base_ = ['./_base_/upernet_van_160k.py', './_base_/models/van_b4_22k.py']
+model = dict(
+    backbone=dict(
+        arch={{_base_.van.arch}},
+        drop_path_rate=0.4,
+        init_cfg=dict(checkpoint={{_base_.van.pretrained}})),
+    decode_head=dict(in_channels={{_base_.van.channels}}),
+    auxiliary_head=dict(in_channels={{_base_.van.stage3_channels}}))
+train_dataloader = dict(batch_size=4)

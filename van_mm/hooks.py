@@ -1,0 +1,48 @@
+# Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
+"""Runner hooks van_mm registers.
+
+:class:`CheckpointFitHook` puts every checkpoint the runner loads
+(``load_from``, ``tools/test.py``'s CHECKPOINT, ``resume``) through
+:func:`van_mm.checkpoint.whole_model.fit_to_model`: a detector or segmentor
+whose backbone is in any published VAN layout loads, and one that does not
+fit the model is refused instead of being loaded in part, which mmengine's
+non-strict loading does with one logged warning. van_mm's framework bases
+list it in ``custom_hooks``; van_mm's tools add it to configs that do not.
+"""
+from mmengine.hooks import Hook
+from mmengine.model import BaseTTAModel, is_model_wrapper
+
+from van_mm.checkpoint.whole_model import PARTIAL_OPTION, fit_to_model
+from van_mm.registry import HOOKS, register
+
+
+@register(HOOKS)
+class CheckpointFitHook(Hook):
+    """Map a checkpoint the runner loads onto its model, refusing one that
+    does not fit.
+
+    mmengine calls ``after_load_checkpoint`` with the file's contents
+    before it loads them into the model: this replaces the state dict by
+    the mapped one (backbone keys from their layout, neck and head keys
+    kept) and raises :class:`~van_mm.checkpoint.CheckpointError` if it
+    leaves model keys uncovered, has keys the model lacks or other shapes.
+    The top-level config setting ``allow_partial_load=True`` loads what
+    fits instead and logs the rest (fine-tuning with a new head). The
+    backbone's LayerNorm epsilon becomes the one the weights were trained
+    with (:func:`~van_mm.checkpoint.whole_model.fit_to_model`).
+    """
+
+    priority = 'VERY_HIGH'  # before any other hook reads the state dict
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        if isinstance(model, BaseTTAModel):  # tools/test.py --tta
+            model = model.module
+        source = runner.cfg.get('load_from') or 'the checkpoint'
+        whole = fit_to_model(checkpoint, model, source,
+                             runner.cfg.get(PARTIAL_OPTION, False))
+        # mmengine loads checkpoint['state_dict'] where there is one, else
+        # the whole dict: a bare state dict or 'model' then go unused
+        checkpoint['state_dict'] = whole.state_dict
