@@ -6,8 +6,8 @@ the configs, the published results and the published weights.
 Arch, schedule, dataset and the pretrained backbone URL are read from each
 config; parameters and FLOPs are counted from the built model
 (:mod:`van_mm.flops`) and stored in the metafile with the published
-results (:data:`PAPER`, :data:`RESULT_SOURCES`), so that rendering the tables is
-quick.
+results (:data:`PAPER`, :data:`RESULT_SOURCES`), so that rendering the
+tables is quick.
 ``tools/model_zoo.py`` writes them; ``tests/test_model_zoo.py`` keeps them
 in sync. Functions take the repository root (the folder holding
 ``configs/`` and ``README.md``).
