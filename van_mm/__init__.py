@@ -2,11 +2,11 @@
 """van-mm: the Visual Attention Network (VAN) for OpenMMLab dense prediction.
 
 ``custom_imports=dict(imports=['van_mm'])`` in an mmdet / mmseg / mmpretrain
-config registers the ``VAN`` backbone and the configs' TensorBoard backend,
-and applies van_mm's compatibility fixes for the installed stack
-(:mod:`van_mm.compat`).
+config registers the ``VAN`` backbone, the configs' TensorBoard backend and
+the training safeguards' hooks (:mod:`van_mm.engine`), and applies van_mm's
+compatibility fixes for the installed stack (:mod:`van_mm.compat`).
 """
-from . import compat
+from . import compat, engine  # noqa: F401  (engine: registers its hooks)
 from .models import VAN
 from .version import __version__
 from .visualization import TensorboardIfInstalledVisBackend
