@@ -11,10 +11,11 @@ predicted label maps to a folder. ``--show-dir`` saves painted predictions.
 """
 from van_mm.apis import load_config, task_of
 from van_mm.cli import (
-    build_runner,
-    close_distributed,
+    build_test_runner,
+    check_config_or_exit,
     parse_tool_args,
     require_file,
+    run_test,
     tool_parser,
 )
 
@@ -35,6 +36,7 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
+    check_config_or_exit(cfg, 'test')
     cfg.load_from = require_file(args.checkpoint, 'Checkpoint')
     task = task_of(cfg)
 
@@ -56,13 +58,12 @@ def main():
             ('.pkl', '.pickle')):
         raise SystemExit(f'--out must name a .pkl file, got {args.out!r}')
 
-    runner = build_runner(cfg)
+    runner = build_test_runner(cfg)
     if args.out and task == 'det':
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
-    runner.test()
-    close_distributed()
+    run_test(runner)
 
 
 if __name__ == '__main__':
