@@ -41,13 +41,6 @@ def non_finite_terms(outputs: Dict) -> Dict[str, float]:
     return bad
 
 
-def _last_checkpoint(runner) -> str:
-    path = runner.message_hub.get_info('last_ckpt')
-    if path and ('://' in str(path) or osp.isfile(path)):
-        return f'{path} (resume from it with --resume)'
-    return 'none saved yet in this run'
-
-
 @register(HOOKS)
 class NonFiniteLossHook(Hook):
     """Stop training at the first iteration whose loss terms are not all
@@ -61,6 +54,24 @@ class NonFiniteLossHook(Hook):
 
     priority = 'ABOVE_NORMAL'  # before LoggerHook and CheckpointHook
 
+    def __init__(self):
+        self._last_good = None  # the checkpoint this run resumed from or
+        # saved last (the path stored in a resumed checkpoint's message hub
+        # is where that file was written, which a moved work dir changes)
+
+    def before_train(self, runner) -> None:
+        if runner.cfg.get('resume') and runner.cfg.get('load_from'):
+            self._last_good = runner.cfg.load_from
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._last_good = runner.message_hub.get_info('last_ckpt')
+
+    def _last_checkpoint(self, runner) -> str:
+        path = self._last_good or runner.message_hub.get_info('last_ckpt')
+        if path and ('://' in str(path) or osp.isfile(path)):
+            return f'{path} (resume from it with --resume)'
+        return 'none saved yet in this run'
+
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
         bad = non_finite_terms(outputs)
@@ -72,5 +83,5 @@ class NonFiniteLossHook(Hook):
         raise DivergenceError(
             f'Training diverged at iteration {runner.iter + 1}: loss '
             f'{where}. Nothing of this iteration was saved; last good '
-            f'checkpoint: {_last_checkpoint(runner)}. To go on, '
+            f'checkpoint: {self._last_checkpoint(runner)}. To go on, '
             f'{CLIP_HINT}.')

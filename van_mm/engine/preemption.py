@@ -117,13 +117,13 @@ def save_now(runner, iteration: int) -> str:
     if backend_args is None and '://' not in str(out_dir):
         backend_args = dict(backend=ATOMIC_BACKEND)
     filename = f'iter_{iteration}.pth'
+    path = os.path.join(str(out_dir), filename)
+    runner.message_hub.update_info('last_ckpt', path)
     runner.save_checkpoint(
         out_dir, filename,
         save_optimizer=hook.save_optimizer if hook else True,
         save_param_scheduler=hook.save_param_scheduler if hook else True,
         meta=meta, by_epoch=False, backend_args=backend_args)
-    path = os.path.join(str(out_dir), filename)
-    runner.message_hub.update_info('last_ckpt', path)
     if is_main_process():
         write_last_checkpoint(runner.work_dir, path)
     return path
