@@ -127,6 +127,9 @@ def resolve_resume(cfg: Config, resume: Optional[str]) -> None:
             print_log(f'--resume: no checkpoint in {cfg.work_dir}; '
                       'training starts from iteration 0.', logger='current')
             return
+    elif '://' in resume:  # a URL: mmengine downloads it when resuming
+        cfg.resume, cfg.load_from = True, resume
+        return
     else:
         try:
             info = read_checkpoint_info(require_file(resume, 'Checkpoint'))
