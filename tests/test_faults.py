@@ -206,7 +206,8 @@ def test_training_skips_and_counts_unreadable_images(broken_data):
     root, (corrupt, missing) = broken_data
     log = run_tool(train_args(root / 'work',
                               'train_dataloader.dataset.ann_file=train.txt',
-                              n=3, interval=3), cwd=root)
+                              'train_cfg.val_interval=10', n=3, interval=3),
+                   cwd=root)
     assert f'Skipped unreadable training sample {corrupt} (cannot be ' \
            'decoded)' in log
     assert f'Skipped unreadable training sample {missing} (file not ' \
