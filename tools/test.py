@@ -18,14 +18,13 @@ the keys, unless ``--allow-partial-load``. ``--tta`` tests with the config's
 flip protocol).
 """
 from van_mm.apis import load_config, task_of, use_tta
-from van_mm.checkpoint import CheckpointError
 from van_mm.cli import (
     add_partial_load_flag,
-    build_runner,
-    cli_message,
-    close_distributed,
+    build_test_runner,
+    check_config_or_exit,
     parse_tool_args,
     require_file,
+    run_test,
     tool_parser,
 )
 
@@ -50,6 +49,7 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
+    check_config_or_exit(cfg, 'test')
     cfg.load_from = require_file(args.checkpoint, 'Checkpoint')
     task = task_of(cfg)
     if args.allow_partial_load:
@@ -78,16 +78,12 @@ def main():
             ('.pkl', '.pickle')):
         raise SystemExit(f'--out must name a .pkl file, got {args.out!r}')
 
-    runner = build_runner(cfg)
+    runner = build_test_runner(cfg)
     if args.out and task == 'det':
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
-    try:
-        runner.test()
-    except CheckpointError as e:
-        raise SystemExit(cli_message(e))
-    close_distributed()
+    run_test(runner)
 
 
 if __name__ == '__main__':

@@ -2,17 +2,22 @@
 """Train a detector (mmdet config) or a segmentor (mmseg config).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [PATH]] [--amp]
-        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--allow-partial-load] [--cfg-options k=v ...]
+        [--launcher none|pytorch|slurm|mpi]
 
 The interface of mmdet's and mmseg's ``tools/train.py``; the task follows
-from the config's ``default_scope``.
+from the config's ``default_scope``. The config is checked before anything
+is built; checkpoints are saved atomically; SIGTERM/SIGINT save the current
+iteration and exit with code 75 (docs/tools.md, "Long runs").
 """
 from van_mm.apis import load_config
 from van_mm.cli import (
-    build_runner,
-    close_distributed,
+    add_partial_load_flag,
+    check_config_or_exit,
     parse_tool_args,
+    resolve_resume,
     tool_parser,
+    train,
 )
 
 
@@ -24,7 +29,9 @@ def parse_args():
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or without a value from the '
-        'latest checkpoint in the work directory')
+        'newest readable checkpoint in the work directory (none: start at '
+        'iteration 0)')
+    add_partial_load_flag(parser)
     return parse_tool_args(parser)
 
 
@@ -35,14 +42,11 @@ def main():
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-    build_runner(cfg).train()
-    close_distributed()
+    if args.allow_partial_load:
+        cfg.allow_partial_load = True
+    check_config_or_exit(cfg, 'train')
+    resolve_resume(cfg, args.resume)
+    train(cfg)
 
 
 if __name__ == '__main__':

@@ -3,11 +3,12 @@
 
 ``custom_imports=dict(imports=['van_mm'])`` in an mmdet / mmseg / mmpretrain
 config registers the ``VAN`` backbone, the configs' TensorBoard backend and
-the checkpoint hook (:mod:`van_mm.hooks`), and applies van_mm's
-compatibility fixes for the installed stack (:mod:`van_mm.compat`).
+the hooks that check checkpoints and keep training safe
+(:mod:`van_mm.engine`), and applies van_mm's compatibility fixes for the
+installed stack (:mod:`van_mm.compat`).
 """
-from . import compat
-from .hooks import CheckpointFitHook
+from . import compat, engine  # noqa: F401  (engine: registers its hooks)
+from .engine import CheckpointFitHook
 from .models import VAN
 from .version import __version__
 from .visualization import TensorboardIfInstalledVisBackend

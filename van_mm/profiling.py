@@ -2,6 +2,9 @@
 """Timing inference and reading memory use: what ``tools/benchmark.py`` and
 ``benchmarks/`` measure with."""
 import contextlib
+import json
+import os
+import os.path as osp
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -10,8 +13,10 @@ from typing import Callable, Dict, List, Sequence
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.hooks import Hook
 
 from van_mm.apis import data_sample
+from van_mm.registry import HOOKS, register
 
 
 def make_inputs(cfg: Config, model: nn.Module, batch: int, height: int,
@@ -49,13 +54,57 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def rss_mib(field_name: str = 'VmRSS') -> float:
-    """``VmRSS`` (now) or ``VmHWM`` (peak since the last reset) in MiB."""
-    with open('/proc/self/status') as f:
+def rss_mib(field_name: str = 'VmRSS', pid='self') -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak since the last reset) of this
+    process (or of process ``pid``) in MiB."""
+    with open(f'/proc/{pid}/status') as f:
         for line in f:
             if line.startswith(field_name + ':'):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f'{field_name} not in /proc/self/status')
+
+
+def child_pids(pid='self') -> List[int]:
+    """The processes this process (or ``pid``) started, e.g. its data-loader
+    workers."""
+    root = f'/proc/{pid}/task'
+    found = []
+    for task in os.listdir(root):
+        with open(osp.join(root, task, 'children')) as f:
+            found += [int(p) for p in f.read().split()]
+    return found
+
+
+@register(HOOKS)
+class MemorySamplerHook(Hook):
+    """Sample the resident memory of the training process and of its
+    children (data-loader workers) every ``interval`` iterations, and write
+    the samples to ``WORK_DIR/out_file`` (JSON) when training ends.
+
+    Args:
+        interval (int): Iterations between samples.
+        out_file (str): File name in the work directory.
+    """
+
+    def __init__(self, interval: int = 10, out_file: str = 'memory.json'):
+        self.interval = interval
+        self.out_file = out_file
+        self.samples: List[Dict] = []
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if (runner.iter + 1) % self.interval:
+            return
+        workers = 0.
+        for pid in child_pids():
+            with contextlib.suppress(OSError, RuntimeError):
+                workers += rss_mib(pid=pid)
+        self.samples.append(dict(iter=runner.iter + 1, main_mib=rss_mib(),
+                                 workers_mib=workers))
+
+    def after_train(self, runner) -> None:
+        with open(osp.join(runner.work_dir, self.out_file), 'w') as f:
+            json.dump(self.samples, f, indent=1)
 
 
 @dataclass

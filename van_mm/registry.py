@@ -12,6 +12,7 @@ A class registered with :func:`register` can be built
   ``type='VAN'``). The scoped form needs no ``custom_imports``: mmengine
   imports the node's ``locations`` first.
 """
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
@@ -24,10 +25,14 @@ VISBACKENDS = Registry(
     'vis_backend', parent=MMENGINE_VISBACKENDS, scope='van_mm',
     locations=['van_mm.visualization'])
 HOOKS = Registry(
-    'hook', parent=MMENGINE_HOOKS, scope='van_mm', locations=['van_mm.hooks'])
+    'hook', parent=MMENGINE_HOOKS, scope='van_mm',
+    locations=['van_mm.engine'])
+DATASETS = Registry(
+    'dataset', parent=MMENGINE_DATASETS, scope='van_mm',
+    locations=['van_mm.engine'])
 
 _ROOTS = {id(MODELS): MMENGINE_MODELS, id(VISBACKENDS): MMENGINE_VISBACKENDS,
-          id(HOOKS): MMENGINE_HOOKS}
+          id(HOOKS): MMENGINE_HOOKS, id(DATASETS): MMENGINE_DATASETS}
 
 
 def register(registry: Registry):

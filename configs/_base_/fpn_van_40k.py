@@ -21,8 +21,9 @@ model = dict(
     neck=dict(out_channels=256),
     decode_head=dict(channels=128, num_classes=150))
 optim_wrapper = dict(
-    optimizer=dict(
-        _delete_=True, type='AdamW', lr=2e-4, weight_decay=1e-4))
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4))
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=0., begin=0, end=40000,
          by_epoch=False)

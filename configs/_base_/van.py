@@ -17,7 +17,7 @@ van_backbone = dict(
 
 # Every checkpoint the runner loads (load_from, tools/test.py's CHECKPOINT,
 # resume) is mapped onto the model from any published VAN layout and
-# refused unless it fits (van_mm.hooks.CheckpointFitHook); set
+# refused unless it fits (van_mm.engine.CheckpointFitHook); set
 # allow_partial_load = True next to load_from to load only what fits.
 van_custom_hooks = [dict(type='CheckpointFitHook')]
 

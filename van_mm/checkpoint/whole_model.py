@@ -16,7 +16,7 @@ mmdetection 2.x and 3.x (``FPN``), so no head key needs renaming.
 exactly, naming the layout and the keys, unless a partial load is asked
 for; :func:`load_whole_model` reads a file and does both. The runner's
 ``load_from`` goes through :func:`fit_to_model` too
-(:class:`van_mm.hooks.CheckpointFitHook`).
+(:class:`van_mm.engine.CheckpointFitHook`).
 
 Nothing here builds or imports a model: the functions take the model they
 load into.

@@ -1,5 +1,5 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
-"""Runner hooks van_mm registers.
+"""The runner loads only checkpoints that fit its model.
 
 :class:`CheckpointFitHook` puts every checkpoint the runner loads
 (``load_from``, ``tools/test.py``'s CHECKPOINT, ``resume``) through
