@@ -2,15 +2,17 @@
 """van-mm: the Visual Attention Network (VAN) for OpenMMLab dense prediction.
 
 ``custom_imports=dict(imports=['van_mm'])`` in an mmdet / mmseg / mmpretrain
-config registers the ``VAN`` backbone and the configs' TensorBoard backend,
-and applies van_mm's compatibility fixes for the installed stack
-(:mod:`van_mm.compat`).
+config registers the ``VAN`` backbone, the configs' TensorBoard backend and
+the bfloat16 ``AutocastOptimWrapper``, and applies van_mm's compatibility
+fixes for the installed stack (:mod:`van_mm.compat`).
 """
 from . import compat
+from .mixed_precision import AutocastOptimWrapper
 from .models import VAN
 from .version import __version__
 from .visualization import TensorboardIfInstalledVisBackend
 
 compat.apply()
 
-__all__ = ['VAN', 'TensorboardIfInstalledVisBackend', '__version__']
+__all__ = ['VAN', 'TensorboardIfInstalledVisBackend', 'AutocastOptimWrapper',
+           '__version__']

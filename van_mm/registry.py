@@ -13,6 +13,7 @@ A class registered with :func:`register` can be built
   imports the node's ``locations`` first.
 """
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import Registry
 
@@ -22,8 +23,12 @@ MODELS = Registry(
 VISBACKENDS = Registry(
     'vis_backend', parent=MMENGINE_VISBACKENDS, scope='van_mm',
     locations=['van_mm.visualization'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='van_mm',
+    locations=['van_mm.mixed_precision'])
 
-_ROOTS = {id(MODELS): MMENGINE_MODELS, id(VISBACKENDS): MMENGINE_VISBACKENDS}
+_ROOTS = {id(MODELS): MMENGINE_MODELS, id(VISBACKENDS): MMENGINE_VISBACKENDS,
+          id(OPTIM_WRAPPERS): MMENGINE_OPTIM_WRAPPERS}
 
 
 def register(registry: Registry):

@@ -1,0 +1,51 @@
+"""Mixed-precision training: --amp trains in bfloat16 on a CPU and picks
+loss-scaled float16 on a GPU; the wrong dtype for the device is refused."""
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from mmengine.optim import build_optim_wrapper
+
+import van_mm  # noqa: F401  (registers AutocastOptimWrapper)
+from van_mm import VAN
+from van_mm.mixed_precision import amp_optim_wrapper
+
+ADAMW = ConfigDict(type='OptimWrapper',
+                   optimizer=dict(type='AdamW', lr=1e-3),
+                   clip_grad=dict(max_norm=1.0))
+
+
+def test_cpu_amp_runs_the_forward_in_bfloat16_and_updates_fp32_weights():
+    model = VAN(arch='b0', out_indices=(3, ))
+    wrapper = build_optim_wrapper(model, amp_optim_wrapper(ADAMW,
+                                                           device='cpu'))
+    assert type(wrapper).__name__ == 'AutocastOptimWrapper'
+    before = model.stages[0].patch_embed.proj.weight.clone()
+    dtypes = []
+    model.stages[1].blocks[0].attn.proj_1.register_forward_hook(
+        lambda module, args, out: dtypes.append(out.dtype))
+    with wrapper.optim_context(model):
+        out = model(torch.rand(2, 3, 64, 64))[0]
+    assert dtypes == [torch.bfloat16]  # convs in bf16 (LayerNorm in fp32)
+    wrapper.update_params(out.float().mean())
+    weight = model.stages[0].patch_embed.proj.weight
+    assert weight.dtype == torch.float32 and not torch.equal(weight, before)
+
+
+def test_amp_picks_the_dtype_of_the_device():
+    cpu = amp_optim_wrapper(ADAMW, device='cpu')
+    assert (cpu.type, cpu.dtype) == ('AutocastOptimWrapper', 'bfloat16')
+    gpu = amp_optim_wrapper(ADAMW, device='cuda')
+    assert (gpu.type, gpu.dtype, gpu.loss_scale) == ('AmpOptimWrapper',
+                                                    'float16', 'dynamic')
+    gpu_bf16 = amp_optim_wrapper(ADAMW, 'bfloat16', device='cuda')
+    assert gpu_bf16.type == 'AutocastOptimWrapper'
+    assert cpu.optimizer == gpu.optimizer == ADAMW.optimizer
+    assert cpu.clip_grad == ADAMW.clip_grad
+    assert ADAMW.type == 'OptimWrapper'  # the config is not changed
+
+
+def test_float16_on_a_cpu_and_other_wrappers_are_refused():
+    with pytest.raises(ValueError, match='float16 training needs a GPU'):
+        amp_optim_wrapper(ADAMW, 'float16', device='cpu')
+    with pytest.raises(ValueError, match="the config has 'AmpOptimWrapper'"):
+        amp_optim_wrapper(ConfigDict(type='AmpOptimWrapper'), device='cpu')
