@@ -25,6 +25,7 @@ built as in ``benchmarks/compare_inference.py``.
 """
 import argparse
 import copy
+import logging
 import os.path as osp
 import platform
 import tempfile
@@ -92,7 +93,8 @@ def backbones(shape, batch, repeat, compile_):
                    generator=torch.Generator().manual_seed(1))
     reference = randomize(MODELS.build(dict(
         type='mmpretrain.VAN', arch='base', out_indices=(0, 1, 2, 3))),
-        std=0.02).train()
+        std=0.02)
+    reference.train()  # returns None: no chaining
     weights = convert_state_dict(reference.state_dict())
     eager = VAN(arch='b2', ln_eps=weights.ln_eps)
     eager.load_state_dict(weights.state_dict)
@@ -154,12 +156,14 @@ def train_cases(cfg, batch: int, name: str):
     """Training iterations of the config's model: as configs run it today,
     with the backbone in channels_last, and that with bf16 autocast
     (``tools/train.py --amp`` on a CPU)."""
+    from mmengine.logging import MMLogger
     from mmengine.model import revert_sync_batchnorm
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import MODELS
     data = training_batch(cfg, batch)
     cfg.model.backbone.init_cfg = None
     base = revert_sync_batchnorm(MODELS.build(cfg.model))
+    MMLogger.get_current_instance().setLevel(logging.WARNING)  # init table
     base.init_weights()
     cases, losses = {}, {}
     for variant in ('', ' channels_last', ' channels_last, bf16 autocast'):

@@ -49,3 +49,35 @@ def test_float16_on_a_cpu_and_other_wrappers_are_refused():
         amp_optim_wrapper(ADAMW, 'float16', device='cpu')
     with pytest.raises(ValueError, match="the config has 'AmpOptimWrapper'"):
         amp_optim_wrapper(ConfigDict(type='AmpOptimWrapper'), device='cpu')
+
+
+@pytest.mark.slow
+def test_cpu_amp_trains_a_two_stage_detector():
+    """mmcv's CPU nms and RoIAlign take float32 only: under bf16 autocast
+    they run in float32 (van_mm.compat) and Mask R-CNN trains."""
+    import numpy as np
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+
+    from helpers import lighten, load, to_tiny_b0
+    from van_mm.apis import build_from_config, data_sample
+    cfg = lighten(to_tiny_b0(load('maskrcnn_van_b0_1x.py')))
+    model = build_from_config(cfg).train()
+    wrapper = build_optim_wrapper(
+        model, amp_optim_wrapper(cfg.optim_wrapper, device='cpu'))
+
+    def sample():
+        masks = np.zeros((2, 128, 160), np.uint8)
+        masks[0, 10:60, 20:80] = masks[1, 70:120, 90:150] = 1
+        s = data_sample(cfg, 128, 160)
+        s.gt_instances = InstanceData(
+            bboxes=torch.tensor([[20., 10, 80, 60], [90, 70, 150, 120]]),
+            labels=torch.tensor([0, 1]), masks=BitmapMasks(masks, 128, 160))
+        return s
+    g = torch.Generator().manual_seed(0)
+    data = dict(inputs=[torch.randint(0, 256, (3, 128, 160), generator=g,
+                                      dtype=torch.uint8) for _ in range(2)],
+                data_samples=[sample(), sample()])
+    losses = model.train_step(data, wrapper)
+    assert {'loss_rpn_cls', 'loss_cls', 'loss_mask'} <= set(losses)
+    assert all(torch.isfinite(v).all() for v in losses.values())

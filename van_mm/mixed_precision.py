@@ -15,6 +15,7 @@ from mmengine.config import ConfigDict
 from mmengine.device import get_device
 from mmengine.optim import OptimWrapper
 
+from van_mm.compat import mmcv_ops_under_cpu_autocast
 from van_mm.registry import OPTIM_WRAPPERS, register
 
 AMP_DTYPES = ('float16', 'bfloat16')
@@ -27,7 +28,9 @@ class AutocastOptimWrapper(OptimWrapper):
 
     bfloat16 keeps float32's exponent range, so gradients do not underflow
     and need no scaler (float16 does: use mmengine's ``AmpOptimWrapper``).
-    mmengine's ``AmpOptimWrapper`` refuses to run on a CPU.
+    mmengine's ``AmpOptimWrapper`` refuses to run on a CPU. mmcv's CPU
+    ``nms`` and ``RoIAlign`` run in float32 inside the autocast region
+    (:func:`van_mm.compat.mmcv_ops_under_cpu_autocast`).
 
     Args:
         dtype (str | torch.dtype): Autocast dtype. Defaults to
@@ -45,6 +48,7 @@ class AutocastOptimWrapper(OptimWrapper):
             raise ValueError(
                 f'AutocastOptimWrapper runs bfloat16 (no loss scaling), got '
                 f'dtype={dtype!r}; float16 needs AmpOptimWrapper.')
+        mmcv_ops_under_cpu_autocast()  # mmcv's nms/RoIAlign on bf16 (CPU)
 
     @contextlib.contextmanager
     def optim_context(self, model: nn.Module):
