@@ -146,3 +146,14 @@ def test_onnx_file_of_another_kind_is_named(tmp_path):
     with pytest.raises(ValueError, match='holds an exported backbone.*'
                        'config builds a segmentor'):
         OnnxRuntimeModel(model, path)
+
+
+def test_dynamic_export_of_pyramid_pooling_is_refused_early(tmp_path):
+    """UperNet's adaptive pooling has no dynamic-size ONNX form: --dynamic
+    is refused before exporting, naming the layer."""
+    _, model = tiny_model('upernet_van_b0_ade20k_160k.py')
+    with pytest.raises(ValueError, match=r'decode_head\.psp_modules\.1\.0 '
+                       r'\(AdaptiveAvgPool2d, output size 2\).*without '
+                       '--dynamic'):
+        export_onnx(model, str(tmp_path / 'x.onnx'), (64, 64), dynamic=True)
+    assert not list(tmp_path.iterdir())

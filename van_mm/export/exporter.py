@@ -113,6 +113,19 @@ def prepare_for_onnx(model: nn.Module) -> nn.Module:
     return traceable_upsampling(model)
 
 
+def require_dynamic_shapes(model: nn.Module) -> None:
+    """Fail early for layers whose ONNX form holds the example's size:
+    adaptive pooling to more than one cell (UperNet's pyramid pooling)."""
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+            size = module.output_size
+            if size not in (1, (1, 1)):
+                raise ValueError(
+                    f'{name} ({type(module).__name__}, output size {size}) '
+                    'is exported for the example\'s input size only: export '
+                    'without --dynamic, at the size the model will get.')
+
+
 def output_names(graph: nn.Module, kind: str,
                  outputs: Sequence[torch.Tensor]) -> List[str]:
     if kind == 'segmentor':
@@ -155,7 +168,10 @@ def compare(reference: nn.Module, session, kind: str,
     x = example_input(kind, *shape, seed=sum(shape))
     with torch.no_grad():
         ref = _as_tuple(reference(x))
-    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    try:
+        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    except Exception as e:  # onnxruntime's own exception types
+        raise ExportCheckError(f'onnxruntime fails: {e}') from e
     if len(got) != len(ref):
         raise ExportCheckError(f'{len(got)} outputs, PyTorch has {len(ref)}')
     errors = []
@@ -203,6 +219,8 @@ def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (
     import_onnxruntime()
     start = time.perf_counter()
     kind = kind_of(model)
+    if dynamic:
+        require_dynamic_shapes(model)
     model = model.eval()
     reference = graph_of(model, kind)
     graph = graph_of(prepare_for_onnx(model), kind)
@@ -221,8 +239,8 @@ def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (
             try:
                 error, agreement = compare(reference, session, kind, check)
             except ExportCheckError as e:
-                raise ExportCheckError(f'{path}: the exported model gives '
-                                       f'at input {check}: {e}') from e
+                raise ExportCheckError(f'{path} not written: at input '
+                                       f'{check}: {e}') from e
             report.errors[check] = error
             if agreement is not None:
                 report.label_agreement[check] = agreement
