@@ -81,3 +81,29 @@ def test_cpu_amp_trains_a_two_stage_detector():
     losses = model.train_step(data, wrapper)
     assert {'loss_rpn_cls', 'loss_cls', 'loss_mask'} <= set(losses)
     assert all(torch.isfinite(v).all() for v in losses.values())
+
+
+def test_cpu_bf16_channels_last_training_gives_the_fp32_gradients():
+    """bf16 autocast with the channels_last option: every gradient, LKA's
+    dilated depth-wise conv included, is the float32 NCHW model's to bf16
+    rounding (torch's CPU kernel for that conv gets its weight gradient
+    wrong in bf16 channels_last from 32x32 maps on; VAN avoids it)."""
+    from van_mm.testing import randomize
+    plain = randomize(VAN(arch='b0', out_indices=(0, )))
+    fast = VAN(arch='b0', out_indices=(0, ), channels_last=True)
+    fast.load_state_dict(plain.state_dict())
+    # 128x128 images: stage 1 (32 channels) works on 32x32 maps.
+    x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(3))
+    grads = []
+    for model, bf16 in ((plain, False), (fast, True)):
+        model.train().zero_grad()
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)[0]
+        out.float().square().mean().backward()
+        grads.append({n: p.grad for n, p in model.named_parameters()
+                      if p.grad is not None})
+    scale = max(g.abs().max() for g in grads[0].values())
+    for name, ref in grads[0].items():
+        err = (grads[1][name] - ref).abs().max() / max(ref.abs().max(),
+                                                       1e-3 * scale)
+        assert err <= 5e-2, f'{name}: relative gradient error {err:.1e}'

@@ -35,6 +35,13 @@ from van_mm.models.fusion import (
 from van_mm.registry import register_model
 
 
+def _bf16_channels_last_on_cpu(x: torch.Tensor) -> bool:
+    """Whether ``x`` is a bfloat16 CPU tensor in channels_last layout."""
+    return x.device.type == 'cpu' and x.dtype == torch.bfloat16 and \
+        not x.is_contiguous() and \
+        x.is_contiguous(memory_format=torch.channels_last)
+
+
 class LKA(nn.Module):
     """Large Kernel Attention: a 21x21 kernel decomposed with dilation 3.
 
@@ -57,7 +64,17 @@ class LKA(nn.Module):
 
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
         """The map ``attn`` that multiplies ``x``; shape (B, C, H, W)."""
-        return self.conv1(self.conv_spatial(self.conv0(x)))
+        attn = self.conv0(x)
+        if _bf16_channels_last_on_cpu(attn) and attn.requires_grad:
+            # torch 2.13's CPU kernel of a dilated depth-wise conv computes
+            # wrong weight gradients for bfloat16 in channels_last (relative
+            # error about 1.4, sometimes NaN; forward and input gradients
+            # are right): this conv runs in the contiguous layout then.
+            attn = self.conv_spatial(attn.contiguous()).contiguous(
+                memory_format=torch.channels_last)
+        else:
+            attn = self.conv_spatial(attn)
+        return self.conv1(attn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.attention_map(x)
