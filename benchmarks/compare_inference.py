@@ -77,7 +77,7 @@ def backbones(shape, repeat):
 
     import torch._inductor.config as inductor
     inductor.freezing = True
-    compiled = torch.compile(copy.deepcopy(deploy))
+    compiled = torch.compile(copy.deepcopy(deploy), dynamic=False)
     resnet, swin = ResNet(depth=50), SwinTransformer()
     resnet.eval()  # mmdet's train() returns None: no chaining
     swin.eval()
@@ -181,7 +181,7 @@ def fpn_b2(shape, repeat):
     import torch._inductor.config as inductor
     inductor.freezing = True
     compiled = copy.deepcopy(deploy)
-    compiled.backbone = torch.compile(compiled.backbone)
+    compiled.backbone = torch.compile(compiled.backbone, dynamic=False)
     onnx = onnxruntime_model(today, shape=(h, w))
     models = {
         'mmpretrain VAN-B2 backbone': reference,

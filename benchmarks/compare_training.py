@@ -2,9 +2,9 @@
 """Training speed: the VAN-B2 backbone's training step against mmpretrain's
 VAN, and whole training iterations of Semantic FPN VAN-B2 and Mask R-CNN
 VAN-B0 on generated data, with and without the backbone's
-``channels_last`` option, bf16 autocast and ``torch.compile``; prints
-Markdown tables with medians, ratios and how far losses and gradients are
-from the reference.
+``channels_last`` option, bf16 autocast and ``torch.compile`` (of the
+backbone); prints Markdown tables with medians, ratios and how far losses
+and gradients are from the reference.
 
     python benchmarks/compare_training.py [--repeat N] [--shape H W]
         [--batch N] [--det-scale W H] [--no-compile]
@@ -112,7 +112,7 @@ def backbones(shape, batch, repeat, compile_):
         compiled = copy.deepcopy(fast)
         models['van_mm VAN-B2 channels_last + compile'] = compiled
         cases['van_mm VAN-B2 channels_last + compile'] = backbone_step(
-            torch.compile(compiled), x)
+            torch.compile(compiled, dynamic=False), x)
     bf16 = copy.deepcopy(fast)
     models['van_mm VAN-B2 channels_last, bf16 autocast'] = bf16
     cases['van_mm VAN-B2 channels_last, bf16 autocast'] = backbone_step(
@@ -152,10 +152,12 @@ def det_config(root, scale, batch):
     return cfg
 
 
-def train_cases(cfg, batch: int, name: str):
+def train_cases(cfg, batch: int, name: str, compile_: bool):
     """Training iterations of the config's model: as configs run it today,
-    with the backbone in channels_last, and that with bf16 autocast
-    (``tools/train.py --amp`` on a CPU)."""
+    with the backbone in channels_last, that with bf16 autocast
+    (``tools/train.py --amp`` on a CPU) and, if ``compile_``, with the
+    channels_last backbone compiled (``torch.compile``; the neck, heads
+    and losses stay eager)."""
     from mmengine.logging import MMLogger
     from mmengine.model import revert_sync_batchnorm
     from mmengine.optim import build_optim_wrapper
@@ -166,9 +168,14 @@ def train_cases(cfg, batch: int, name: str):
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # init table
     base.init_weights()
     cases, losses = {}, {}
-    for variant in ('', ' channels_last', ' channels_last, bf16 autocast'):
+    variants = ['', ' channels_last', ' channels_last, bf16 autocast']
+    if compile_:
+        variants.append(' channels_last + compiled backbone')
+    for variant in variants:
         model = copy.deepcopy(base).train()
         model.backbone.channels_last = 'channels_last' in variant
+        if 'compile' in variant:
+            model.backbone = torch.compile(model.backbone, dynamic=False)
         optim = cfg.optim_wrapper
         if 'bf16' in variant:
             optim = amp_optim_wrapper(optim, 'bfloat16', 'cpu')
@@ -183,7 +190,7 @@ def train_cases(cfg, batch: int, name: str):
     return cases, errors
 
 
-def whole_models(shape, scale, batch, repeat):
+def whole_models(shape, scale, batch, repeat, compile_):
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, cfg in (
@@ -191,7 +198,7 @@ def whole_models(shape, scale, batch, repeat):
                     osp.join(tmp, 'scenes'), shape, batch)),
                 ('Mask R-CNN VAN-B0', det_config(
                     osp.join(tmp, 'shapes'), scale, batch))):
-            cases, errors = train_cases(cfg, batch, name)
+            cases, errors = train_cases(cfg, batch, name, compile_)
             timings = time_cases(cases, batch, repeat, warmup=1,
                                  inference=False)
             out.append(table(timings, name, (
@@ -208,7 +215,7 @@ def main():
                         default=[1333, 800], metavar=('W', 'H'),
                         help="Mask R-CNN's training scale (COCO's)")
     parser.add_argument('--no-compile', action='store_true',
-                        help='skip the torch.compile case (compiling the '
+                        help='skip the torch.compile cases (compiling the '
                         'backward takes minutes)')
     parser.add_argument('--skip-whole', action='store_true',
                         help='only the backbone step')
@@ -225,7 +232,7 @@ def main():
               f'{args.batch}: Semantic FPN {h}x{w} crops, Mask R-CNN '
               f'scale {args.det_scale[0]}x{args.det_scale[1]}\n')
         print(whole_models(args.shape, args.det_scale, args.batch,
-                           args.repeat))
+                           args.repeat, not args.no_compile))
 
 
 if __name__ == '__main__':
