@@ -18,6 +18,8 @@ def version():
     return scope['__version__']
 
 
+DEPLOY = ['onnx>=1.23', 'onnxruntime>=1.30', 'onnxscript>=0.7']
+
 setup(
     name='van-mm',
     version=version(),
@@ -36,7 +38,11 @@ setup(
         'seg': ['mmsegmentation>=1.2.2,<1.3.0', 'ftfy', 'regex'],
         # tools/visualize_attention.py --method gradcam
         'vis': ['captum', 'matplotlib'],
-        # transformers 5 dropped models/deprecated/van (HF equality tests)
-        'tests': ['pytest', 'transformers>=4.30,<5'],
+        # tools/export_onnx.py, --backend onnxruntime (torch.onnx's
+        # exporter needs onnx and onnxscript)
+        'deploy': DEPLOY,
+        # transformers 5 dropped models/deprecated/van (HF equality tests);
+        # the deploy packages for the export tests
+        'tests': ['pytest', 'transformers>=4.30,<5'] + DEPLOY,
     },
 )

@@ -88,6 +88,23 @@ def pretrained(path, arch='b0', **kwargs):
     return model.eval()
 
 
+def random_checkpoint(config, classes, path):
+    """A randomly initialised model of ``config`` saved as the runner saves
+    it (state dict + dataset meta)."""
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import MODELS, init_default_scope
+
+    from van_mm.apis import load_config
+    cfg = load_config(config)
+    init_default_scope(cfg.default_scope)
+    torch.manual_seed(0)
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'dataset_meta': {'classes': classes}}}, path)
+    return str(path)
+
+
 def params_m(model) -> float:
     return sum(p.numel() for p in model.parameters()) / 1e6
 

@@ -133,6 +133,41 @@ def test_with_cp_same_outputs_and_grads():
                                    rtol=1e-5, atol=1e-7, msg=name)
 
 
+def test_channels_last_training_gives_the_same_loss_and_gradients():
+    """channels_last=True: the stages run in channels_last, the outputs
+    come back contiguous NCHW, and a training step (BN on batch statistics)
+    gives the default model's loss and gradients to float rounding."""
+    from van_mm.testing import randomize
+    plain = randomize(VAN(arch='b0'))
+    fast = VAN(arch='b0', channels_last=True)
+    fast.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 64, 75, generator=torch.Generator().manual_seed(3))
+    weights = [torch.randn(o.shape[1:]) for o in plain.train()(x)]
+    inside = []  # the memory format a block of the fast model sees
+    fast.stages[1].blocks[0].register_forward_hook(
+        lambda module, args, out: inside.append(
+            args[0].is_contiguous(memory_format=torch.channels_last)))
+    losses, grads = [], []
+    for model in (plain, fast):
+        model.train().zero_grad()
+        outs = model(x)
+        assert all(o.is_contiguous() for o in outs)
+        loss = sum((o * w).mean() for o, w in zip(outs, weights))
+        loss.backward()
+        losses.append(loss.item())
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    # A conv bias right before a train-mode BN has zero gradient in exact
+    # arithmetic: its rounding noise is measured against the model's
+    # gradient scale, every other gradient against its own largest value.
+    scale = max(g.abs().max() for g in grads[0].values())
+    for name, ref in grads[0].items():
+        err = (grads[1][name] - ref).abs().max() / max(ref.abs().max(),
+                                                       1e-3 * scale)
+        assert err <= 1e-4, f'{name}: relative gradient error {err:.1e}'
+    assert inside == [True]
+
+
 def test_unknown_arch_is_a_clear_error():
     with pytest.raises(KeyError, match="Unknown VAN arch 'b9'.*b0"):
         VAN(arch='b9')

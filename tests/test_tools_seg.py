@@ -60,6 +60,14 @@ def test_train_then_test_prints_miou(workspace):
     assert len(glob.glob(f'{out}/*.png')) == 3
 
 
+def test_train_amp_on_cpu_trains_in_bfloat16(workspace):
+    work = workspace / 'amp'
+    log = run_tool(['tools/train.py', CONFIG, '--work-dir', work, '--amp',
+                    '--cfg-options', *QUICK_RUN, *iters(2)], cwd=workspace)
+    assert "type='AutocastOptimWrapper'" in log and "dtype='bfloat16'" in log
+    assert 'Iter(train) [2/2]' in log and (work / 'iter_2.pth').is_file()
+
+
 def test_dist_train_two_processes(workspace):
     work = workspace / 'dist'
     log = run_tool(['tools/dist_train.sh', CONFIG, 2, '--work-dir', work,

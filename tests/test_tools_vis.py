@@ -6,9 +6,8 @@ import os
 import mmcv
 import numpy as np
 import pytest
-import torch
 
-from helpers import CONFIGS, run_tool
+from helpers import CONFIGS, random_checkpoint, run_tool
 from van_mm.attention import arch_targets, attention_maps
 from van_mm.images import read_image
 from van_mm.synthetic import (
@@ -22,23 +21,6 @@ pytestmark = pytest.mark.slow  # each test runs a tool on a model
 
 DET_CONFIG = os.path.join(CONFIGS, 'shapes', 'maskrcnn_van_b0_shapes.py')
 SEG_CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
-
-
-def random_checkpoint(config, classes, path):
-    """A randomly initialised model of ``config`` saved as the runner saves
-    it (state dict + dataset meta)."""
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import MODELS, init_default_scope
-
-    from van_mm.apis import load_config
-    cfg = load_config(config)
-    init_default_scope(cfg.default_scope)
-    torch.manual_seed(0)
-    model = revert_sync_batchnorm(MODELS.build(cfg.model))
-    model.init_weights()
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': {'classes': classes}}}, path)
-    return str(path)
 
 
 @pytest.fixture(scope='module')

@@ -3,14 +3,18 @@
 
     python tools/benchmark.py CONFIG [--backbone] [--checkpoint CKPT]
         [--shape H W] [--batch N] [--deploy] [--channels-last] [--compile]
-        [--bf16] [--repeat N] [--warmup N] [--device cpu|cuda]
+        [--bf16] [--backend pytorch|onnxruntime] [--onnx FILE] [--repeat N]
+        [--warmup N] [--device cpu|cuda]
 
 Warm-up runs, then ``--repeat`` timed runs under ``torch.inference_mode``:
 median latency, interquartile spread, images/s and peak memory (CUDA:
 max allocated; CPU: the process's peak resident set during the timed runs,
 weights included). A whole detector/segmentor runs ``test_step`` (pre- and
 post-processing included); ``--backbone`` times ``model.backbone`` on a
-float tensor. Random weights unless ``--checkpoint``.
+float tensor. Random weights unless ``--checkpoint``. ``--backend
+onnxruntime`` runs the network in onnxruntime: the file of ``--onnx``
+(``tools/export_onnx.py``), or the model exported for this input first;
+pre- and post-processing stay as in PyTorch.
 """
 import argparse
 import json
@@ -18,6 +22,7 @@ import json
 import torch
 
 from van_mm.apis import build_from_config, load_config, switch_to_deploy
+from van_mm.cli import require_file
 from van_mm.profiling import (
     bf16_autocast,
     make_inputs,
@@ -47,6 +52,11 @@ def parse_args(argv=None):
     parser.add_argument('--bf16', action='store_true',
                         help='bfloat16 autocast; with --backbone also '
                         'reports the error against fp32')
+    parser.add_argument('--backend', choices=['pytorch', 'onnxruntime'],
+                        default='pytorch', help='inference engine (pytorch)')
+    parser.add_argument('--onnx', help='with --backend onnxruntime: the '
+                        'exported model (default: export it for this '
+                        'input first)')
     parser.add_argument('--repeat', type=int, default=20,
                         help='timed runs (20)')
     parser.add_argument('--warmup', type=int, default=3,
@@ -56,10 +66,32 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def onnxruntime(model, args):
+    """The model in onnxruntime, for ``--backend onnxruntime``."""
+    torch_only = [f'--{f.replace("_", "-")}' for f in
+                  ('deploy', 'channels_last', 'compile', 'bf16')
+                  if getattr(args, f)]
+    if torch_only:
+        raise SystemExit(f'{", ".join(torch_only)}: PyTorch options; '
+                         '--backend onnxruntime runs the exported graph.')
+    if args.onnx:
+        require_file(args.onnx, 'ONNX file')
+    try:
+        from van_mm.export import onnxruntime_model
+        return onnxruntime_model(model, args.onnx, tuple(args.shape),
+                                 args.batch, args.device)
+    except (ImportError, ValueError, RuntimeError) as e:
+        raise SystemExit(f'--backend onnxruntime: {e}')
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config)
+    if args.onnx and args.backend != 'onnxruntime':
+        raise SystemExit('--onnx: add --backend onnxruntime.')
     model = build_from_config(cfg, args.backbone, args.checkpoint)
+    if args.backend == 'onnxruntime':
+        model = onnxruntime(model, args)
     model = model.to(args.device)
     if args.deploy:
         try:
@@ -100,6 +132,8 @@ def main(argv=None):
 
     flags = [f for f in ('deploy', 'channels_last', 'compile', 'bf16')
              if getattr(args, f)]
+    if args.backend == 'onnxruntime':
+        flags.append('onnxruntime')
     what = 'backbone' if args.backbone else 'model'
     print(f'{args.config} ({what}), input {args.batch}x3x{h}x{w} on '
           f'{args.device}, {torch.get_num_threads()} threads'

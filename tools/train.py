@@ -2,7 +2,8 @@
 """Train a detector (mmdet config) or a segmentor (mmseg config).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [PATH]] [--amp]
-        [--allow-partial-load] [--cfg-options k=v ...]
+        [--amp-dtype float16|bfloat16] [--allow-partial-load]
+        [--cfg-options k=v ...]
         [--launcher none|pytorch|slurm|mpi]
 
 The interface of mmdet's and mmseg's ``tools/train.py``; the task follows
@@ -19,13 +20,19 @@ from van_mm.cli import (
     tool_parser,
     train,
 )
+from van_mm.mixed_precision import AMP_DTYPES, amp_optim_wrapper
 
 
 def parse_args():
     parser = tool_parser('Train a VAN detector or segmentor')
     parser.add_argument(
         '--amp', action='store_true',
-        help='enable automatic-mixed-precision training (CUDA only)')
+        help='mixed-precision training: float16 with loss scaling on a GPU, '
+        'bfloat16 autocast on the CPU')
+    parser.add_argument(
+        '--amp-dtype', choices=AMP_DTYPES,
+        help='the --amp dtype (bfloat16 on a GPU: autocast without loss '
+        'scaling)')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or without a value from the '
@@ -39,9 +46,14 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
+    if args.amp_dtype and not args.amp:
+        raise SystemExit('--amp-dtype is the dtype of --amp: add --amp.')
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        try:
+            cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper,
+                                                  args.amp_dtype)
+        except ValueError as e:
+            raise SystemExit(f'--amp: {e}')
     if args.allow_partial_load:
         cfg.allow_partial_load = True
     check_config_or_exit(cfg, 'train')

@@ -4,11 +4,13 @@
 ``custom_imports=dict(imports=['van_mm'])`` in an mmdet / mmseg / mmpretrain
 config registers the ``VAN`` backbone, the configs' TensorBoard backend and
 the hooks that check checkpoints and keep training safe
-(:mod:`van_mm.engine`), and applies van_mm's compatibility fixes for the
-installed stack (:mod:`van_mm.compat`).
+(:mod:`van_mm.engine`) and the bfloat16 ``AutocastOptimWrapper``, and
+applies van_mm's compatibility fixes for the installed stack
+(:mod:`van_mm.compat`).
 """
-from . import compat, engine  # noqa: F401  (engine: registers its hooks)
+from . import compat
 from .engine import CheckpointFitHook
+from .mixed_precision import AutocastOptimWrapper
 from .models import VAN
 from .version import __version__
 from .visualization import TensorboardIfInstalledVisBackend
@@ -16,6 +18,6 @@ from .visualization import TensorboardIfInstalledVisBackend
 compat.apply()
 
 __all__ = [
-    'VAN', 'CheckpointFitHook', 'TensorboardIfInstalledVisBackend',
-    '__version__'
+    'VAN', 'AutocastOptimWrapper', 'CheckpointFitHook',
+    'TensorboardIfInstalledVisBackend', '__version__'
 ]

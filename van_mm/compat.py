@@ -2,7 +2,8 @@
 """Fixes for the stack van_mm runs on (mmengine 0.10.7, mmcv 2.1, torch>=2.6).
 
 Everything that adapts the installed OpenMMLab stack lives here and is
-applied once, by :func:`apply`, when ``van_mm`` is imported:
+applied once, by :func:`apply`, when ``van_mm`` is imported (the last one
+by :func:`mmcv_ops_under_cpu_autocast`, when bfloat16 training starts):
 
 * torch >= 2.6 unpickles with ``weights_only=True`` by default, and
   mmengine 0.10.7 calls ``torch.load`` without the argument, so checkpoints
@@ -34,6 +35,12 @@ applied once, by :func:`apply`, when ``van_mm`` is imported:
   imported (van_mm's tools import it first); a tool that loads a config
   before importing van_mm (mmdet's own ``tools/train.py``) still needs
   ``pkg_resources`` for those prefixes.
+* mmcv 2.1's CPU kernels of ``nms`` and ``RoIAlign`` take float32 only, so
+  bfloat16 autocast on a CPU (``tools/train.py --amp``) stopped two-stage
+  detectors at their first RPN step (``expected scalar type Float but
+  found BFloat16``). Under CPU autocast the two run in float32 on bfloat16
+  inputs and hand bfloat16 back, as autocast does for its own fp32 ops
+  (applied by ``AutocastOptimWrapper``, not on import).
 """
 import functools
 import importlib.metadata
@@ -124,6 +131,55 @@ def _import_from_location_without_torchvision(original):
                 logger='current', level=logging.WARNING)
 
     return import_from_location
+
+
+def _float32_under_cpu_autocast(function):
+    """``function`` run in float32 when CPU autocast gives it bfloat16
+    tensors; its floating-point outputs go back to bfloat16."""
+
+    def cast(value, dtype):
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            return value.to(dtype)
+        return value
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if not (torch.is_autocast_enabled('cpu') and any(
+                isinstance(a, torch.Tensor) and a.dtype == torch.bfloat16
+                for a in args)):
+            return function(*args, **kwargs)
+        args = [cast(a, torch.float32) for a in args]
+        with torch.autocast('cpu', enabled=False):
+            out = function(*args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(cast(o, torch.bfloat16) for o in out)
+        return cast(out, torch.bfloat16)
+
+    return wrapper
+
+
+_mmcv_ops_wrapped = False
+
+
+def mmcv_ops_under_cpu_autocast() -> None:
+    """Wrap mmcv's float32-only CPU ops (if mmcv has compiled ops); once.
+    Called by ``AutocastOptimWrapper``, so that importing van_mm does not
+    load mmcv's compiled ops."""
+    global _mmcv_ops_wrapped
+    if _mmcv_ops_wrapped:
+        return
+    import importlib
+    try:
+        ops = importlib.import_module('mmcv.ops')
+        nms = importlib.import_module('mmcv.ops.nms')
+        roi_align = importlib.import_module('mmcv.ops.roi_align')
+    except ImportError:
+        return
+    _mmcv_ops_wrapped = True
+    # batched_nms looks ``nms`` up in its module when it runs
+    nms.nms = ops.nms = _float32_under_cpu_autocast(nms.nms)
+    roi_align.RoIAlign.forward = _float32_under_cpu_autocast(
+        roi_align.RoIAlign.forward)
 
 
 def _distribution(package: str):

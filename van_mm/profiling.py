@@ -132,19 +132,21 @@ class Timing:
 
 
 def time_cases(cases: Dict[str, Callable[[], object]], batch: int,
-               repeat: int, warmup: int = 2,
-               device: str = 'cpu') -> Dict[str, Timing]:
-    """Time several inference functions round-robin (one run of each in
-    turn), so that load on a shared machine hits all of them alike.
+               repeat: int, warmup: int = 2, device: str = 'cpu',
+               inference: bool = True) -> Dict[str, Timing]:
+    """Time several functions round-robin (one run of each in turn), so
+    that load on a shared machine hits all of them alike.
 
-    Runs under ``torch.inference_mode``; ``warmup`` untimed runs first.
+    Runs under ``torch.inference_mode`` unless ``inference`` is False
+    (training steps); ``warmup`` untimed runs first.
     """
     def sync():
         if device.startswith('cuda'):
             torch.cuda.synchronize()
 
     timings = {name: Timing(name, batch) for name in cases}
-    with torch.inference_mode():
+    with (torch.inference_mode() if inference else
+          contextlib.nullcontext()):
         for _ in range(warmup):
             for run in cases.values():
                 run()

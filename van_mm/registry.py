@@ -15,6 +15,7 @@ A class registered with :func:`register` can be built
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import Registry
 
@@ -30,9 +31,13 @@ HOOKS = Registry(
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, scope='van_mm',
     locations=['van_mm.engine'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='van_mm',
+    locations=['van_mm.mixed_precision'])
 
 _ROOTS = {id(MODELS): MMENGINE_MODELS, id(VISBACKENDS): MMENGINE_VISBACKENDS,
-          id(HOOKS): MMENGINE_HOOKS, id(DATASETS): MMENGINE_DATASETS}
+          id(HOOKS): MMENGINE_HOOKS, id(DATASETS): MMENGINE_DATASETS,
+          id(OPTIM_WRAPPERS): MMENGINE_OPTIM_WRAPPERS}
 
 
 def register(registry: Registry):

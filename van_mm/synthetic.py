@@ -19,6 +19,8 @@ dataset is downloaded or committed:
   0..N-1).
 * :func:`synthetic_picture`: one picture of a few shapes on a gradient, for
   demos that need an image and no data.
+* :func:`scene_picture`: one textured scene of any size, as OpenCV reads
+  an image (BGR), for checking exported models on a natural-looking input.
 
 Everything is drawn with OpenCV from a seeded ``numpy`` generator, so the
 same arguments give the same files.
@@ -373,3 +375,10 @@ def synthetic_picture(h: int = 480, w: int = 640) -> np.ndarray:
     img[(yy - 150)**2 + (xx - 200)**2 < 80**2] = (230, 40, 40)
     img[300:420, 380:560] = (40, 200, 60)
     return img.astype(np.uint8)
+
+
+def scene_picture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """One scene of :func:`make_ade_scenes` (textured sky, grass or water,
+    road, buildings) of ``h`` x ``w`` pixels, BGR uint8 (h, w, 3) as
+    OpenCV reads an image file."""
+    return _scene_image(np.random.default_rng(seed), h, w)[0]
