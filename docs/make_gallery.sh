@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Re-make the pictures of README's gallery (docs/gallery/) with the tools,
-# on the generated data. Needs the quick-start model (bash scripts/setup.sh
+# Re-make the pictures in docs/gallery/ (README's quick-start, docs/tools.md's
+# gallery) with the tools, on the generated data. Needs the quick-start model (bash scripts/setup.sh
 # or scripts/quickstart.sh), the detection benchmark model
 # (benchmarks/det_shapes.sh) and a Semantic FPN VAN-B0 trained on the scenes:
 #   python tools/train.py configs/scenes/fpn_van_b0_scenes.py \
@@ -30,6 +30,22 @@ mkdir -p "$OUT"
 cp work_dirs/browse_det/000_*.png "$OUT/browse_det.png"
 "$PY" tools/plot_curves.py work_dirs/quickstart work_dirs/bench_det_shapes \
   --keys loss loss_mask lr --out "$OUT/curves_det.png"
+# README's quick-start picture: the first six held-out images as the
+# quick-start's tools/test.py --show-dir painted them
+"$PY" - work_dirs/quickstart/show "$OUT/quickstart.png" <<'PYEOF'
+import glob, os.path as osp, sys
+import numpy as np
+from PIL import Image
+paths = sorted(p for p in glob.glob(osp.join(sys.argv[1], '**', '*.*'),
+                                    recursive=True)
+               if p.endswith(('.jpg', '.png')))[:6]
+if len(paths) < 6:
+    sys.exit(f'{sys.argv[1]}: {len(paths)} painted images; run the '
+             'quick-start (scripts/quickstart.sh) first')
+tiles = [np.asarray(Image.open(p).convert('RGB')) for p in paths]
+rows = [np.concatenate(tiles[i:i + 3], axis=1) for i in (0, 3)]
+Image.fromarray(np.concatenate(rows, axis=0)).save(sys.argv[2])
+PYEOF
 # keep the committed pictures small: 256-colour palette PNGs
 "$PY" - "$OUT"/*.png <<'PYEOF'
 import sys
