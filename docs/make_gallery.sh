@@ -42,8 +42,9 @@ paths = sorted(p for p in glob.glob(osp.join(sys.argv[1], '**', '*.*'),
 if len(paths) < 6:
     sys.exit(f'{sys.argv[1]}: {len(paths)} painted images; run the '
              'quick-start (scripts/quickstart.sh) first')
+# each painted image is ground truth (left) | prediction (right)
 tiles = [np.asarray(Image.open(p).convert('RGB')) for p in paths]
-rows = [np.concatenate(tiles[i:i + 3], axis=1) for i in (0, 3)]
+rows = [np.concatenate(tiles[i:i + 2], axis=1) for i in (0, 2, 4)]
 Image.fromarray(np.concatenate(rows, axis=0)).save(sys.argv[2])
 PYEOF
 # keep the committed pictures small: 256-colour palette PNGs
