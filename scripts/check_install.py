@@ -1,6 +1,8 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
 """The closing check of scripts/install.sh: the stack imports, and configs
-with mmdet:: and mmseg:: bases load as van_mm's tools load them.
+with mmdet:: and mmseg:: bases load as mmdet's and mmseg's own tools load
+them (mmengine's ``Config.fromfile``, van_mm not imported yet) and as
+van_mm's tools do.
 
     python scripts/check_install.py [CONFIG ...]
 
@@ -20,16 +22,22 @@ def main(configs):
     import mmpretrain
     import mmseg
     import torch
+    from mmengine.config import Config
 
+    failed = []
+
+    def check(load, how):
+        for config in configs:
+            try:
+                load(config)
+            except Exception as e:  # report every config, whatever failed
+                failed.append(f'{config} ({how}): {type(e).__name__}: '
+                              f'{str(e).splitlines()[0] if str(e) else ""}')
+
+    check(Config.fromfile, 'Config.fromfile before import van_mm')
     import van_mm
     from van_mm.apis import load_config
-    failed = []
-    for config in configs:
-        try:
-            load_config(config)
-        except Exception as e:  # report every config, whatever went wrong
-            failed.append(f'{config}: {type(e).__name__}: '
-                          f'{str(e).splitlines()[0] if str(e) else ""}')
+    check(load_config, "van_mm's tools")
     if failed:
         print('[van-mm install] the installed stack cannot load these '
               'configs:\n  ' + '\n  '.join(failed), file=sys.stderr)

@@ -111,6 +111,10 @@ fi
 # 4. van_mm, editable
 say "installing van_mm (editable)"
 pip_ --no-deps --no-build-isolation -e .
+# an editable install skips build_py's van_mm_startup.pth (setup.py): mmengine
+# then finds mmdet:: and mmseg:: bases without pkg_resources from start-up on
+"$PY" -c 'import shutil, sys, sysconfig
+shutil.copy(sys.argv[1], sysconfig.get_paths()["purelib"])' van_mm_startup.pth
 
 # 5. the closing check: the stack imports, and configs with mmdet:: and
 # mmseg:: bases load as the tools load them

@@ -31,10 +31,10 @@ by :func:`mmcv_ops_under_cpu_autocast`, when bfloat16 training starts):
   and older setuptools deprecate with a warning on every import. The three
   functions involved (``is_installed``, ``get_installed_path``,
   ``package2module``) are replaced by ``importlib.metadata`` equivalents,
-  with the same results. This works for configs loaded after ``van_mm`` is
-  imported (van_mm's tools import it first); a tool that loads a config
-  before importing van_mm (mmdet's own ``tools/train.py``) still needs
-  ``pkg_resources`` for those prefixes.
+  with the same results (:mod:`van_mm_startup`). Installed van_mm does it
+  from interpreter start-up (``van_mm_startup.pth``), so configs load
+  before anything imports van_mm too (mmdet's own ``tools/train.py``);
+  ``import van_mm`` does it where the ``.pth`` file is missing.
 * mmcv 2.1's CPU kernels of ``nms`` and ``RoIAlign`` take float32 only, so
   bfloat16 autocast on a CPU (``tools/train.py --amp``) stopped two-stage
   detectors at their first RPN step (``expected scalar type Float but
@@ -43,10 +43,7 @@ by :func:`mmcv_ops_under_cpu_autocast`, when bfloat16 training starts):
   (applied by ``AutocastOptimWrapper``, not on import).
 """
 import functools
-import importlib.metadata
-import importlib.util
 import logging
-import os.path as osp
 
 import numpy as np
 import torch
@@ -182,69 +179,22 @@ def mmcv_ops_under_cpu_autocast() -> None:
         roi_align.RoIAlign.forward)
 
 
-def _distribution(package: str):
-    """The installed distribution called ``package``, or None."""
-    try:
-        return importlib.metadata.distribution(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def package2module(package: str) -> str:
-    """mmengine's ``package2module``: the first top-level module of a
-    distribution (``mmsegmentation`` -> ``mmseg``)."""
-    dist = _distribution(package)
-    top_level = dist.read_text('top_level.txt') if dist else None
-    if not top_level:
-        raise ValueError(f'can not infer the module name of {package}')
-    return top_level.split('\n')[0]
-
-
-def is_installed(package: str) -> bool:
-    """mmengine's ``is_installed`` without ``pkg_resources``: a
-    distribution of that name, or else an importable module."""
-    if _distribution(package) is not None:
-        return True
-    spec = importlib.util.find_spec(package)
-    return spec is not None and spec.origin is not None
-
-
-def get_installed_path(package: str) -> str:
-    """mmengine's ``get_installed_path`` without ``pkg_resources``: the
-    folder of the installed package (``.../site-packages/mmdet``)."""
-    dist = _distribution(package)
-    if dist is None:
-        # not installed as a distribution: found through sys.path
-        spec = importlib.util.find_spec(package)
-        if spec is None:
-            raise importlib.metadata.PackageNotFoundError(package)
-        if spec.origin is None:
-            raise RuntimeError(
-                f'{package} is a namespace package, which is invalid '
-                'for `get_install_path`')
-        return osp.dirname(spec.origin)
-    location = str(dist.locate_file(''))
-    possible_path = osp.join(location, package)
-    if osp.exists(possible_path):
-        return possible_path
-    return osp.join(location, package2module(package))
-
-
 def _replace_package_utils() -> None:
-    """Use the functions above wherever mmengine imported its own."""
+    """mmengine's package lookup without ``pkg_resources``
+    (:mod:`van_mm_startup`): also where mmengine was imported before van_mm
+    and its modules hold mmengine's functions by name, and from now on
+    where the interpreter started without ``van_mm_startup.pth``."""
     import sys
 
     import mmengine.config.config  # noqa: F401  (these import them by name)
     import mmengine.hub.hub  # noqa: F401
-    replacements = dict(is_installed=is_installed,
-                        get_installed_path=get_installed_path,
-                        package2module=package2module)
+
+    import van_mm_startup
+    van_mm_startup.install()
     for name in ('mmengine.utils.package_utils', 'mmengine.utils',
                  'mmengine.config.config', 'mmengine.hub.hub'):
-        module = sys.modules.get(name)
-        for attr, function in replacements.items():
-            if module is not None and hasattr(module, attr):
-                setattr(module, attr, function)
+        if name in sys.modules:
+            van_mm_startup.replace_in(sys.modules[name])
 
 
 def apply() -> None:
