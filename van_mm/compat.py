@@ -44,6 +44,7 @@ by :func:`mmcv_ops_under_cpu_autocast`, when bfloat16 training starts):
 """
 import functools
 import logging
+import os.path as osp
 
 import numpy as np
 import torch
@@ -189,12 +190,31 @@ def _replace_package_utils() -> None:
     import mmengine.config.config  # noqa: F401  (these import them by name)
     import mmengine.hub.hub  # noqa: F401
 
-    import van_mm_startup
-    van_mm_startup.install()
+    startup = _startup_module()
+    startup.install()
     for name in ('mmengine.utils.package_utils', 'mmengine.utils',
                  'mmengine.config.config', 'mmengine.hub.hub'):
         if name in sys.modules:
-            van_mm_startup.replace_in(sys.modules[name])
+            startup.replace_in(sys.modules[name])
+
+
+def _startup_module():
+    """:mod:`van_mm_startup`; from the checkout beside this package where
+    an editable install made before the module existed does not map it
+    (``git pull`` without reinstalling)."""
+    import importlib.util
+    import sys
+    try:
+        import van_mm_startup
+        return van_mm_startup
+    except ModuleNotFoundError:
+        path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                        'van_mm_startup.py')
+        spec = importlib.util.spec_from_file_location('van_mm_startup', path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules['van_mm_startup'] = module
+        return module
 
 
 def apply() -> None:
