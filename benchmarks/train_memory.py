@@ -24,7 +24,7 @@ from mmengine.config import DictAction
 
 import van_mm.profiling  # noqa: F401  (registers MemorySamplerHook)
 from van_mm.apis import load_config
-from van_mm.cli import train
+from van_mm.cli.common import train
 from van_mm.synthetic import make_ade_scenes
 
 CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',

@@ -33,8 +33,9 @@ def tool_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    args = parser.parse_args()
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv=None) -> argparse.Namespace:
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
