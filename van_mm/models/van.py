@@ -404,7 +404,10 @@ class VAN(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
 
-        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        # rising linearly from 0 (torch.linspace's values, computed without
+        # a tensor so that the model also builds on the meta device)
+        blocks = sum(self.depths)
+        dpr = [drop_path_rate * i / max(blocks - 1, 1) for i in range(blocks)]
         self.stages = nn.ModuleList()
         for i, depth in enumerate(self.depths):
             first = sum(self.depths[:i])
