@@ -1,29 +1,107 @@
-"""Shared fixtures: official-layout VAN weights written to temporary files.
-
-Plain helpers (tiny inputs, config loading, running a tool) are in
-``helpers.py``; this folder is on ``sys.path`` for them and for
-``official_van.py``."""
+"""What many tests share, made once per session: a workspace of generated
+datasets (as a user lays them out), one trained segmentor and one trained
+detector, and an official-layout VAN-B0 file. Plain helpers are in
+``helpers.py`` (this folder is on ``sys.path`` for them)."""
 import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-import official_van  # noqa: E402
-from van_mm.testing import randomize  # noqa: E402
+from helpers import (  # noqa: E402
+    DET_CONFIG,
+    DET_LIGHT,
+    NO_VAL,
+    PANOPTIC,
+    SCENES,
+    SHAPES,
+    iters,
+    mmpretrain_van,
+    official_checkpoint,
+    ok,
+    script_ok,
+    segmentor_run,
+)
+
+
+@pytest.fixture(scope='session')
+def workspace(tmp_path_factory) -> Path:
+    """A folder holding data/shapes/ (COCO format) and data/scenes/
+    (ADE20K layout), what the shapes and scenes configs' data roots name.
+    Tests that change data copy it first."""
+    from van_mm.synthetic import make_ade_scenes, make_coco_shapes
+    root = tmp_path_factory.mktemp('workspace')
+    make_coco_shapes(str(root / 'data' / 'shapes'), **SHAPES)
+    make_ade_scenes(str(root / 'data' / 'scenes'), **SCENES)
+    return root
+
+
+@pytest.fixture(scope='session')
+def panoptic_data(workspace) -> Path:
+    """data/shapes_panoptic/ in the workspace, written by
+    tools/make_synthetic_data.py run as a user runs it (its one run as a
+    process)."""
+    script_ok(['tools/make_synthetic_data.py', 'panoptic',
+               os.path.join('data', 'shapes_panoptic'),
+               '--num-train', PANOPTIC['num_train'],
+               '--num-val', PANOPTIC['num_val'],
+               '--seed', PANOPTIC['seed']], cwd=workspace)
+    return workspace / 'data' / 'shapes_panoptic'
+
+
+@dataclass
+class Trained:
+    """A training run of the session: its work dir and log."""
+    work_dir: Path
+    log: str
+
+    def checkpoint(self, iteration: int) -> Path:
+        return self.work_dir / f'iter_{iteration}.pth'
+
+
+@pytest.fixture(scope='session')
+def trained_segmentor(workspace) -> Trained:
+    """Semantic FPN VAN-B0 trained by tools/train.py for 5 iterations on
+    the scenes, deterministic (seed 0, one persistent data worker), with
+    checkpoints at iterations 2, 4 and 5 and no validation: the run that
+    interrupted and resumed runs are compared with."""
+    work = workspace / 'seg_train'
+    return Trained(work, ok('train', *segmentor_run(work), cwd=workspace))
+
+
+@pytest.fixture(scope='session')
+def trained_detector(workspace) -> Trained:
+    """Mask R-CNN VAN-B0 (the shapes config with fewer proposals) trained
+    by tools/train.py for 2 iterations on the shapes, no validation."""
+    work = workspace / 'det_train'
+    log = ok('train', DET_CONFIG, '--work-dir', work, '--cfg-options',
+             *DET_LIGHT, *NO_VAL, *iters(2), cwd=workspace)
+    return Trained(work, log)
 
 
 @pytest.fixture(scope='session')
 def official_b0():
-    """A randomly initialised official VAN-B0 (with its 1000-class head)."""
-    return randomize(official_van.van_b0())
+    """An independent VAN-B0 with random weights: mmpretrain's, with the
+    official classification code's LayerNorm epsilon (1e-6). What an
+    official file made from it (``official_b0_file``) must compute."""
+    return mmpretrain_van('tiny', ln_eps=1e-6)
 
 
 @pytest.fixture(scope='session')
-def official_b0_file(official_b0, tmp_path_factory):
-    """``official_b0`` saved as the official files are: {'state_dict': ...}."""
+def official_b0_state(official_b0):
+    """``official_b0``'s weights under the official module names, with a
+    1000-class ``head`` as the official classifiers have."""
+    return official_checkpoint(official_b0)['state_dict']
+
+
+@pytest.fixture(scope='session')
+def official_b0_file(official_b0_state, tmp_path_factory):
+    """``official_b0_state`` saved as the official files are:
+    ``van_tiny_754.pth.tar`` holding ``{'state_dict': ...}``."""
     path = tmp_path_factory.mktemp('ckpt') / 'van_tiny_754.pth.tar'
-    torch.save({'state_dict': official_b0.state_dict()}, path)
+    torch.save({'state_dict': official_b0_state}, path)
     return str(path)

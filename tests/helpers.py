@@ -1,8 +1,17 @@
-"""Helpers shared by the tests: tiny inputs, configs made small, and
-running the scripts of ``tools/`` as a user does."""
+"""Helpers shared by the tests: tiny inputs, configs made small, the
+official VAN layout written from the official module names, and running the
+tools of ``tools/`` in this process or, where the process is the point, as a
+user runs them."""
+import contextlib
+import importlib
+import io
+import itertools
 import os
+import re
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 
 import torch
 from mmengine.config import Config
@@ -65,6 +74,15 @@ SEG_PARAMS_M = {
     'upernet_van_b5_22k_ade20k_160k.py': 121.89,
     'upernet_van_b6_22k_ade20k_160k.py': 231.48,
 }
+
+# Generated data of the session's workspace (conftest.py): folder names as
+# the shapes and scenes configs' data roots name them, and their sizes.
+SHAPES = dict(num_train=8, num_val=4, seed=1)
+SCENES = dict(num_train=6, num_val=3, seed=2)
+PANOPTIC = dict(num_train=8, num_val=4, seed=1)
+
+DET_CONFIG = os.path.join(CONFIGS, 'shapes', 'maskrcnn_van_b0_shapes.py')
+SEG_CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
 
 
 def load(name: str) -> Config:
@@ -166,6 +184,64 @@ def lighten(cfg: Config) -> Config:
     return cfg
 
 
+# The official VAN-Classification module names (its models/van.py:
+# ``patch_embed{s}.proj``, ``block{s}.{j}.attn.spatial_gating_unit.conv0``
+# and ``.conv_spatial``, ``block{s}.{j}.mlp.dwconv.dwconv``, ``norm{s}``,
+# ``head``), written here from mmpretrain's names for the same modules
+# (``patch_embed{s}.projection``, ``blocks{s}.{j}``, ``DW_conv``,
+# ``DW_D_conv``, ``mlp.dwconv``). The tests make official files with this
+# map, never with van_mm's converter, which they check.
+MMPRETRAIN_TO_OFFICIAL = [
+    (r'^patch_embed(\d)\.projection\.', r'patch_embed\1.proj.'),
+    (r'^blocks(\d)\.', r'block\1.'),
+    (r'\.spatial_gating_unit\.DW_conv\.', '.spatial_gating_unit.conv0.'),
+    (r'\.spatial_gating_unit\.DW_D_conv\.',
+     '.spatial_gating_unit.conv_spatial.'),
+    (r'\.mlp\.dwconv\.', '.mlp.dwconv.dwconv.'),
+]
+
+
+def official_keys(mmpretrain_state):
+    """mmpretrain's VAN backbone state dict under the official names."""
+    out = {}
+    for key, value in mmpretrain_state.items():
+        for pattern, replacement in MMPRETRAIN_TO_OFFICIAL:
+            key = re.sub(pattern, replacement, key)
+        out[key] = value
+    return out
+
+
+def mmpretrain_van(arch='tiny', ln_eps=1e-5, seed=5, randomized=True):
+    """mmpretrain's own VAN (an independent implementation), all four
+    stages out, in eval mode: with random weights, BN statistics and layer
+    scales (van_mm.testing.randomize: every tensor matters), or as
+    initialised. ``ln_eps``: its stage LayerNorms' epsilon (mmpretrain's
+    default 1e-5; the official classification code's 1e-6)."""
+    from mmpretrain.registry import MODELS
+
+    from van_mm.testing import randomize
+
+    # The scope prefix: another test may have set mmdet/mmseg as the
+    # default scope, where 'VAN' is van_mm's.
+    model = MODELS.build(dict(
+        type='mmpretrain.VAN', arch=arch, out_indices=(0, 1, 2, 3),
+        norm_cfg=dict(type='LN', eps=ln_eps)))
+    return randomize(model, seed=seed) if randomized else model.eval()
+
+
+def official_checkpoint(reference, num_classes=1000, seed=0, **extras):
+    """What the official VAN-Classification files hold, made from
+    ``reference`` (an mmpretrain VAN): ``{'state_dict': ...}`` with the
+    official keys and a ``head`` of ``num_classes``, plus ``extras`` (what
+    timm's training script adds beside it)."""
+    state = official_keys(reference.state_dict())
+    g = torch.Generator().manual_seed(seed)
+    dims = reference.embed_dims[-1]
+    state['head.weight'] = torch.randn(num_classes, dims, generator=g) * 0.1
+    state['head.bias'] = torch.randn(num_classes, generator=g) * 0.1
+    return dict(state_dict=state, **extras)
+
+
 # --cfg-options for quick tool runs: batch 2, data loaded in the main
 # process, a log line every iteration.
 QUICK_RUN = [
@@ -178,6 +254,8 @@ QUICK_RUN = [
     'test_dataloader.persistent_workers=False',
     'default_hooks.logger.interval=1',
 ]
+# ... and without validation during training (tools/test.py evaluates).
+NO_VAL = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
 
 
 def iters(n, interval=None):
@@ -188,10 +266,138 @@ def iters(n, interval=None):
             f'default_hooks.checkpoint.interval={interval}']
 
 
+# The detector of the tool runs: the shapes config with fewer proposals and
+# RoIs, so that each iteration is quick.
+DET_LIGHT = [
+    'model.train_cfg.rpn_proposal.max_per_img=50',
+    'model.train_cfg.rcnn.sampler.num=32',
+    'model.test_cfg.rpn.max_per_img=50',
+    'model.test_cfg.rcnn.max_per_img=20',
+    *QUICK_RUN,
+]
+
+# Deterministic segmentor runs whose data come from one worker process
+# each: resumed runs must match uninterrupted ones, and a signal to the
+# whole process group (as Slurm and Ctrl-C send it) reaches the data-loader
+# worker too.
+EXACT = [
+    *QUICK_RUN,
+    *NO_VAL,
+    'train_dataloader.num_workers=1',
+    'train_dataloader.persistent_workers=True',
+    'randomness.seed=0',
+    'randomness.deterministic=True',
+]
+SEG_ITERS = 5
+
+
+def segmentor_run(work, *options, n=SEG_ITERS, interval=2, resume=False):
+    """tools/train.py's arguments for an EXACT run of the scenes segmentor
+    (checkpoints every ``interval`` iterations and at the end)."""
+    return [SEG_CONFIG, '--work-dir', work,
+            *(['--resume'] if resume else []),
+            '--cfg-options', *EXACT, *iters(n, interval), *options]
+
+
+@dataclass
+class ToolRun:
+    """A finished tool run: exit code and what it printed."""
+    code: int
+    out: str
+    err: str
+
+    @property
+    def log(self) -> str:
+        return self.out + self.err
+
+
+class _Tee(io.TextIOBase):
+    """Passes writes on to ``stream`` and, while ``recording``, keeps them
+    (loggers created during a run keep writing here after it)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.kept = io.StringIO()
+        self.recording = True
+
+    def write(self, text):
+        if self.recording:
+            self.kept.write(text)
+        return self.stream.write(text)
+
+    def flush(self):
+        self.stream.flush()
+
+    @property
+    def encoding(self):
+        return getattr(self.stream, 'encoding', 'utf-8')
+
+
+_loggers = itertools.count()
+_last_start = [0]
+
+
+def _forget_visualizers():
+    """What a new process has: no visualizer yet. mmengine hands out one
+    instance per name, and mmdet's and mmseg's configs all name theirs
+    'visualizer': a run in this process would otherwise draw with an
+    earlier run's (its save_dir, its dataset)."""
+    from mmengine.visualization import Visualizer
+    classes = [Visualizer]
+    while classes:
+        cls = classes.pop()
+        cls._instance_dict.clear()
+        classes.extend(cls.__subclasses__())
+
+
+def run(tool, *args, cwd) -> ToolRun:
+    """``tools/{tool}.py ARGS`` run in this process: the function the script
+    calls (``van_mm.cli.{tool}.main``), in ``cwd``, its output kept. A
+    ``SystemExit`` becomes the exit code, its message printed to stderr as
+    the interpreter prints it."""
+    from mmengine.logging import MMLogger
+    main = importlib.import_module(f'van_mm.cli.{tool}').main
+    # mmengine names a run's logger, visualizer and log folder after the
+    # second it starts in: one run per second
+    while int(time.time()) == _last_start[0]:
+        time.sleep(0.05)
+    _last_start[0] = int(time.time())
+    _forget_visualizers()
+    out, err = _Tee(sys.stdout), _Tee(sys.stderr)
+    here = os.getcwd()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            # print_log(logger='current') of code outside a runner
+            MMLogger.get_instance(f'van_mm_tests_{next(_loggers)}')
+            try:
+                code = main([str(a) for a in args]) or 0
+            except SystemExit as e:
+                code = e.code
+                if isinstance(code, str):
+                    print(code, file=sys.stderr)
+                code = 1 if isinstance(code, str) else code or 0
+    finally:
+        out.recording = err.recording = False
+        os.chdir(here)
+        torch.use_deterministic_algorithms(deterministic)
+    return ToolRun(code, out.kept.getvalue(), err.kept.getvalue())
+
+
+def ok(tool, *args, cwd) -> str:
+    """:func:`run`, failing with the end of the log unless it exits 0;
+    the log."""
+    result = run(tool, *args, cwd=cwd)
+    assert result.code == 0, f'{tool} exited {result.code}:\n' \
+        f'{result.log[-4000:]}'
+    return result.log
+
+
 def run_script(args, cwd, timeout=900, env=None):
-    """Run a repo script (``tools/*.py``, ``*.sh``) as a user does, with
-    this interpreter; the finished process (``returncode``, ``stdout``,
-    ``stderr``)."""
+    """Run a repo script (``tools/*.py``, ``*.sh``) as a user does, in a
+    process of its own with this interpreter; the finished process
+    (``returncode``, ``stdout``, ``stderr``)."""
     script = os.path.join(REPO, args[0])
     cmd = (['bash', script] if script.endswith('.sh') else
            [sys.executable, script]) + [str(a) for a in args[1:]]
@@ -202,9 +408,9 @@ def run_script(args, cwd, timeout=900, env=None):
                           text=True, timeout=timeout)
 
 
-def run_tool(args, cwd, timeout=900, env=None):
-    """Run a repo script and return its output; fail with the tail of the
-    log if it exits non-zero."""
+def script_ok(args, cwd, timeout=900, env=None):
+    """:func:`run_script`, failing with the end of the log unless it exits
+    0; the log."""
     out = run_script(args, cwd, timeout, env)
     log = out.stdout + out.stderr
     assert out.returncode == 0, f'{args[0]} failed:\n{log[-4000:]}'

@@ -5,7 +5,13 @@ import os
 import pytest
 import torch
 
-from helpers import image, load, pretrained
+from helpers import (
+    image,
+    load,
+    mmpretrain_van,
+    official_checkpoint,
+    pretrained,
+)
 from van_mm import VAN
 from van_mm.checkpoint import (
     CheckpointError,
@@ -14,30 +20,31 @@ from van_mm.checkpoint import (
     load_pretrained,
     unwrap,
 )
-from van_mm.testing import randomize
 
 
 def test_official_file_gives_official_outputs(official_b0, official_b0_file):
-    """Same official-layout weights, same input: every stage within 1e-5."""
+    """An official file's weights give what an independent implementation
+    (mmpretrain's VAN with the official LayerNorm epsilon) computes with
+    them: every stage within 1e-5."""
     model = pretrained(official_b0_file)
     x = image()
     with torch.no_grad():
-        ref = official_b0.forward_stages(x)
+        ref = official_b0(x)
         outs = model(x)
     for i, (a, b) in enumerate(zip(ref, outs)):
         assert a.shape == b.shape
         assert (a - b).abs().max().item() <= 1e-5, f'stage {i}'
 
 
-def test_every_official_tensor_is_used(official_b0):
-    converted = convert_state_dict(official_b0.state_dict())
+def test_every_official_tensor_is_used(official_b0_state):
+    converted = convert_state_dict(official_b0_state)
     assert converted.layout.name == 'official'
     assert sorted(converted.dropped) == ['head.bias', 'head.weight']
     assert converted.state_dict.keys() == VAN(arch='b0').state_dict().keys()
 
 
-def test_backbone_prefix_of_a_detector_is_stripped(official_b0):
-    det = {f'backbone.{k}': v for k, v in official_b0.state_dict().items()}
+def test_backbone_prefix_of_a_detector_is_stripped(official_b0_state):
+    det = {f'backbone.{k}': v for k, v in official_b0_state.items()}
     det['neck.lateral_convs.0.conv.weight'] = torch.zeros(1)
     converted = convert_state_dict(unwrap({'state_dict': det}))
     assert converted.state_dict.keys() == VAN(arch='b0').state_dict().keys()
@@ -72,31 +79,29 @@ def test_detector_config_loads_official_weights(tmp_path):
     VAN-B2 file ends up with exactly those weights in its backbone."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-
-    import official_van
     register_all_modules()
-    official = randomize(official_van.van_b2(), seed=3)
+    official = official_checkpoint(mmpretrain_van('base', seed=3))
     path = str(tmp_path / 'van_base_828.pth.tar')
-    torch.save({'state_dict': official.state_dict()}, path)
+    torch.save(official, path)
 
     cfg = load('maskrcnn_van_b2_1x.py')
     cfg.model.backbone.init_cfg.checkpoint = path
     detector = MODELS.build(cfg.model)
     detector.init_weights()
-    expected = convert_state_dict(official.state_dict()).state_dict
+    expected = convert_state_dict(official['state_dict']).state_dict
     loaded = detector.backbone.state_dict()
     assert loaded.keys() == expected.keys()
     for key, value in expected.items():
         assert torch.equal(loaded[key], value), key
 
 
-def test_timm_training_file_loads_without_allow_pickle(official_b0,
+def test_timm_training_file_loads_without_allow_pickle(official_b0_state,
                                                        tmp_path):
     """What timm's training script saves (it wrote the official weights):
     args as an argparse.Namespace, optimizer, AMP scaler, metric."""
     path = str(tmp_path / 'van_tiny_754.pth.tar')
     torch.save(dict(
-        epoch=299, arch='van_tiny', state_dict=official_b0.state_dict(),
+        epoch=299, arch='van_tiny', state_dict=official_b0_state,
         optimizer=dict(state={}, param_groups=[dict(lr=1e-5, params=[])]),
         version=2, metric=75.4,
         amp_scaler=dict(scale=65536.0, growth_factor=2.0,
@@ -107,7 +112,7 @@ def test_timm_training_file_loads_without_allow_pickle(official_b0,
     assert load_file(path)['args'].model == 'van_tiny'
     model = VAN(arch='b0')
     load_pretrained(model, path)
-    expected = convert_state_dict(official_b0.state_dict()).state_dict
+    expected = convert_state_dict(official_b0_state).state_dict
     for key, value in expected.items():
         assert torch.equal(model.state_dict()[key], value), key
 
@@ -119,9 +124,10 @@ class Payload:
         return (os.system, ('echo unpickled',))
 
 
-def test_a_file_that_runs_code_is_still_refused(official_b0, tmp_path):
+def test_a_file_that_runs_code_is_still_refused(official_b0_state,
+                                                tmp_path):
     path = str(tmp_path / 'evil.pth')
-    torch.save(dict(state_dict=official_b0.state_dict(),
+    torch.save(dict(state_dict=official_b0_state,
                     args=argparse.Namespace(hook=Payload())), path)
     with pytest.raises(CheckpointError, match='allow_pickle'):
         load_file(path)

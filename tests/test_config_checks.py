@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from helpers import CONFIGS, run_script
+from helpers import CONFIGS, run
 from van_mm.apis import load_config
 from van_mm.config_checks import (
     ConfigCheckError,
@@ -24,7 +24,6 @@ SHIPPED = sorted(
     os.path.relpath(p, CONFIGS)
     for p in glob.glob(os.path.join(CONFIGS, '**', '*.py'), recursive=True)
     if '_base_' not in p)
-
 
 
 @functools.lru_cache(maxsize=None)
@@ -145,13 +144,12 @@ def test_train_exits_before_building_anything(tmp_path):
     """The issue's case: the arch switched on the command line, the neck
     forgotten. Before: a conv shape error in the first forward."""
     work = tmp_path / 'work'
-    out = run_script(['tools/train.py', os.path.join(
-        CONFIGS, 'maskrcnn_van_b2_1x.py'), '--work-dir', work,
-                      '--cfg-options', 'model.backbone.arch=b0'],
-                     cwd=tmp_path)
-    assert out.returncode == 1
+    result = run('train', os.path.join(CONFIGS, 'maskrcnn_van_b2_1x.py'),
+                 '--work-dir', work, '--cfg-options', 'model.backbone.arch=b0',
+                 cwd=tmp_path)
+    assert result.code == 1
     assert "`model.neck.in_channels` is [64, 128, 320, 512] but VAN arch " \
-           "'b0' gives [32, 64, 160, 256]" in out.stderr
-    assert 'train_dataloader.dataset.data_root' in out.stderr
-    assert '--cfg-options' in out.stderr
+           "'b0' gives [32, 64, 160, 256]" in result.err
+    assert 'train_dataloader.dataset.data_root' in result.err
+    assert '--cfg-options' in result.err
     assert not work.exists()  # no runner, no model, no data loader

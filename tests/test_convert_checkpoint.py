@@ -6,18 +6,20 @@ import pathlib
 import pytest
 import torch
 
-from helpers import run_script, run_tool
+from helpers import ok, run, script_ok
 from van_mm import VAN
 from van_mm.checkpoint import convert_state_dict, read_converted
 from van_mm.testing import randomize
 
-TOOL = 'tools/convert_checkpoint.py'
+TOOL = 'convert_checkpoint'
 
 
-def test_cli_converts_an_official_file(official_b0, official_b0_file,
+def test_cli_converts_an_official_file(official_b0_state, official_b0_file,
                                        tmp_path):
+    """tools/convert_checkpoint.py as a process, as a user runs it."""
     dst = tmp_path / 'out' / 'van_b0.pth'
-    log = run_tool([TOOL, official_b0_file, dst], cwd=tmp_path)
+    log = script_ok(['tools/convert_checkpoint.py', official_b0_file, dst],
+                    cwd=tmp_path)
     assert 'layout: official' in log
     assert 'arch: b0' in log
     assert 'dropped 2 non-backbone keys (head: 2)' in log
@@ -25,20 +27,21 @@ def test_cli_converts_an_official_file(official_b0, official_b0_file,
     model = VAN(arch='b0', init_cfg=dict(type='Pretrained',
                                          checkpoint=str(dst)))
     model.init_weights()
-    expected = convert_state_dict(official_b0.state_dict()).state_dict
+    expected = convert_state_dict(official_b0_state).state_dict
     for key, value in model.state_dict().items():
         assert torch.equal(value, expected[key]), key
 
 
-def test_head_and_output_layout(official_b0, official_b0_file, tmp_path):
+def test_head_and_output_layout(official_b0_state, official_b0_file,
+                                tmp_path):
     """--with-head --to mmpretrain writes what mmpretrain's classifier
     loads: backbone.* with mmpretrain's names and head.fc.*."""
     dst = str(tmp_path / 'van-tiny.pth')
-    run_tool([TOOL, official_b0_file, dst, '--with-head', '--to',
-              'mmpretrain'], cwd=tmp_path)
+    ok(TOOL, official_b0_file, dst, '--with-head', '--to', 'mmpretrain',
+       cwd=tmp_path)
     state = torch.load(dst, weights_only=True)['state_dict']
     assert torch.equal(state['head.fc.weight'],
-                       official_b0.state_dict()['head.weight'])
+                       official_b0_state['head.weight'])
     assert 'backbone.patch_embed1.projection.weight' in state
     assert read_converted(dst).layout.name == 'mmpretrain'
 
@@ -84,9 +87,9 @@ def test_bad_input_is_refused_and_nothing_written(
         src = tmp_path / 'src.pth'
         make(official_b0_file, src)
     dst = tmp_path / 'dst.pth'
-    out = run_script([TOOL, src, dst, *args], cwd=tmp_path)
-    assert out.returncode == 1
-    err = out.stderr
+    result = run(TOOL, src, dst, *args, cwd=tmp_path)
+    assert result.code == 1
+    err = result.err
     assert message in err
     assert str(src) in err
     assert f'Nothing was written to {dst}' in err
@@ -97,15 +100,15 @@ def test_allow_pickle_opens_a_trusted_file(official_b0_file, tmp_path):
     src = tmp_path / 'src.pth'
     pickled_objects(official_b0_file, src)
     dst = tmp_path / 'dst.safetensors'
-    run_tool([TOOL, src, dst, '--allow-pickle'], cwd=tmp_path)
+    ok(TOOL, src, dst, '--allow-pickle', cwd=tmp_path)
     assert read_converted(str(dst)).layout.name == 'van_mm'
 
 
 def test_missing_source_names_the_path(tmp_path):
-    out = run_script([TOOL, tmp_path / 'nope.pth', tmp_path / 'dst.pth'],
-                     cwd=tmp_path)
-    assert out.returncode == 1
-    assert 'nope.pth' in out.stderr
+    result = run(TOOL, tmp_path / 'nope.pth', tmp_path / 'dst.pth',
+                 cwd=tmp_path)
+    assert result.code == 1
+    assert 'nope.pth' in result.err
     assert os.listdir(tmp_path) == []
 
 
@@ -135,7 +138,7 @@ def test_whole_model_to_van_mm(official_segmentor, tmp_path):
     kept, the LayerNorm epsilon recorded, the optimizer left out."""
     weights, src = official_segmentor
     dst = tmp_path / 'van_mm_segmentor.pth'
-    log = run_tool([TOOL, src, dst, '--whole-model'], cwd=tmp_path)
+    log = ok(TOOL, src, dst, '--whole-model', cwd=tmp_path)
     assert 'layout: official_seg' in log
     assert 'arch: b0, LayerNorm eps 1e-05' in log
     assert 'decode_head: ' in log and 'neck: ' in log
@@ -154,9 +157,8 @@ def test_whole_model_needs_a_whole_model_layout(official_segmentor,
                                                tmp_path):
     _, src = official_segmentor
     dst = tmp_path / 'dst.pth'
-    out = run_script([TOOL, src, dst, '--whole-model', '--to', 'hf'],
-                     cwd=tmp_path)
-    assert out.returncode == 1
+    result = run(TOOL, src, dst, '--whole-model', '--to', 'hf', cwd=tmp_path)
+    assert result.code == 1
     assert 'error [--to]: The hf layout holds no detectors or ' \
-        'segmentors' in out.stderr
+        'segmentors' in result.err
     assert not dst.exists()

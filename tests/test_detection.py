@@ -18,9 +18,11 @@ ARCH = {'b0': 'VAN-Tiny', 'b1': 'VAN-Small', 'b2': 'VAN-Base',
 
 @pytest.mark.parametrize('name', sorted(DET_PARAMS_M))
 def test_params_match_paper(name):
+    """Built on the meta device: the count, without allocating weights."""
     cfg = load(name)
     assert cfg.default_scope == 'mmdet'
-    model = MODELS.build(cfg.model)
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
     assert params_m(model) == pytest.approx(DET_PARAMS_M[name], rel=0.01)
 
 
@@ -115,10 +117,26 @@ def test_mask2former_trains_the_backbone_slower_without_decay_on_norms():
     assert seen == len(names)
 
 
+# One config per model: with the VAN-B0 backbone of the tests, the B0-B3
+# configs of a framework (and its 1x and 3x schedules) build the same model.
+ONE_PER_MODEL = ['atss_van_b2_3x.py', 'cascade_maskrcnn_van_b2_3x.py',
+                 'faster_rcnn_van_b0_1x.py', 'gfl_van_b2_3x.py',
+                 'maskrcnn_van_b0_1x.py', 'retinanet_van_b0_1x.py',
+                 'sparsercnn_van_b2_3x.py']
+
+
 @pytest.mark.parametrize('name', sorted(
     n for n in DET_PARAMS_M if not n.startswith('mask2former')))
+def test_each_tiny_model_is_one_of_those_stepped(name):
+    """What makes one loss and predict step per model enough."""
+    model = to_tiny_b0(load(name)).model
+    assert any(model == to_tiny_b0(load(other)).model
+               for other in ONE_PER_MODEL)
+
+
+@pytest.mark.parametrize('name', ONE_PER_MODEL)
 def test_loss_and_predict_step(name):
-    """Each config (with a VAN-B0 backbone) trains and predicts on CPU."""
+    """Each model (with a VAN-B0 backbone) trains and predicts on CPU."""
     cfg = lighten(to_tiny_b0(load(name)))
     torch.manual_seed(0)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))

@@ -14,39 +14,26 @@ import time
 import pytest
 import torch
 
-from helpers import CONFIGS, QUICK_RUN, REPO, iters, run_script, run_tool
-from van_mm.synthetic import make_ade_scenes
+from helpers import (
+    CONFIGS,
+    EXACT,
+    NO_VAL,
+    QUICK_RUN,
+    REPO,
+    SEG_CONFIG,
+    SEG_ITERS,
+    iters,
+    ok,
+    run,
+    run_script,
+    segmentor_run,
+)
 
 pytestmark = pytest.mark.faults
 
-CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
+CONFIG = SEG_CONFIG
 STOP_EXIT_CODE = 75
-# Deterministic runs whose data come from one worker process each: resumed
-# runs must match uninterrupted ones, and a signal to the whole process
-# group (as Slurm and Ctrl-C send it) reaches the data-loader worker too.
-EXACT = [
-    *QUICK_RUN,
-    'train_dataloader.num_workers=1',
-    'train_dataloader.persistent_workers=True',
-    'randomness.seed=0',
-    'randomness.deterministic=True',
-]
-ITERS = 5
-
-
-@pytest.fixture(scope='module')
-def workspace(tmp_path_factory):
-    """A folder holding data/scenes/ (what the config's data_root names)."""
-    root = tmp_path_factory.mktemp('faults_ws')
-    make_ade_scenes(str(root / 'data' / 'scenes'), num_train=6, num_val=2,
-                    seed=2)
-    return root
-
-
-def train_args(work, *options, n=ITERS, interval=2, resume=False):
-    return ['tools/train.py', CONFIG, '--work-dir', work,
-            *(['--resume'] if resume else []),
-            '--cfg-options', *EXACT, *iters(n, interval), *options]
+ITERS = SEG_ITERS
 
 
 def checkpoint(path):
@@ -54,11 +41,10 @@ def checkpoint(path):
 
 
 @pytest.fixture(scope='module')
-def straight(workspace):
-    """An uninterrupted run: checkpoints at iterations 2, 4 and 5."""
-    work = workspace / 'straight'
-    run_tool(train_args(work), cwd=workspace)
-    return work
+def straight(trained_segmentor):
+    """An uninterrupted run (the session's trained segmentor): checkpoints
+    at iterations 2, 4 and 5."""
+    return trained_segmentor.work_dir
 
 
 def run_and_signal(args, cwd, pattern, sig=signal.SIGTERM):
@@ -87,7 +73,8 @@ def test_sigterm_saves_the_current_iteration_and_resume_goes_on(
         workspace, straight):
     work = workspace / 'stopped'
     code, log, seconds = run_and_signal(
-        train_args(work), workspace, r'Iter\(train\) \[1/5\]')
+        ['tools/train.py', *segmentor_run(work)], workspace,
+        r'Iter\(train\) \[1/5\]')
     print(f'exit {seconds:.1f} s after SIGTERM')
     assert code == STOP_EXIT_CODE, log[-3000:]
     stopped = int(re.search(r'stopped after iteration (\d+)', log).group(1))
@@ -97,7 +84,7 @@ def test_sigterm_saves_the_current_iteration_and_resume_goes_on(
     assert (work / 'last_checkpoint').read_text() == str(saved)
     assert 'DataLoader worker' not in log  # the worker left it to the parent
 
-    log = run_tool(train_args(work, resume=True), cwd=workspace)
+    log = ok('train', *segmentor_run(work, resume=True), cwd=workspace)
     assert f'resumed epoch: 0, iter: {stopped}' in log
     assert f'Iter(train) [{stopped + 1}/5]' in log
     assert f'Iter(train) [{stopped}/5]' not in log
@@ -152,8 +139,8 @@ def test_resume_skips_a_truncated_checkpoint(workspace, straight):
     newest.write_bytes(newest.read_bytes()[:1000000])  # mmengine's torn save
     (work / 'iter_6.pth.0a1b2c3d.partial').write_bytes(b'half')
 
-    log = run_tool(train_args(work, n=6, interval=1, resume=True),
-                   cwd=workspace)
+    log = ok('train', *segmentor_run(work, n=6, interval=1, resume=True),
+             cwd=workspace)
     assert f'skipping {newest}: truncated or not a checkpoint' in log
     assert f'resuming from {work / "iter_4.pth"} (iteration 4)' in log
     assert 'Removing' in log and 'iter_6.pth.0a1b2c3d.partial' in log
@@ -162,11 +149,10 @@ def test_resume_skips_a_truncated_checkpoint(workspace, straight):
 
     # Asked for by name, an unreadable checkpoint fails naming it.
     newest.write_bytes(b'not a zip archive')
-    out = run_script(['tools/train.py', CONFIG, '--work-dir', work,
-                      '--resume', newest, '--cfg-options', *EXACT],
-                     cwd=workspace)
-    assert out.returncode == 1
-    assert f'--resume: cannot resume from {newest}: truncated' in out.stderr
+    result = run('train', CONFIG, '--work-dir', work, '--resume', newest,
+                 '--cfg-options', *EXACT, cwd=workspace)
+    assert result.code == 1
+    assert f'--resume: cannot resume from {newest}: truncated' in result.err
 
 
 @pytest.mark.slow
@@ -174,11 +160,11 @@ def test_a_nan_loss_stops_naming_iteration_term_and_checkpoint(
         workspace, straight):
     work = workspace / 'nan'
     shutil.copytree(straight, work)
-    out = run_script(train_args(
+    result = run('train', *segmentor_run(
         work, 'model.decode_head.loss_decode.loss_weight=nan', n=7,
         interval=1, resume=True), cwd=workspace)
-    log = out.stdout + out.stderr
-    assert out.returncode == 1
+    log = result.log
+    assert result.code == 1
     assert ('Training diverged at iteration 6: loss decode.loss_ce=nan'
             in log)
     assert f'last good checkpoint: {work / "iter_5.pth"}' in log
@@ -204,10 +190,9 @@ def broken_data(workspace, tmp_path):
 @pytest.mark.slow
 def test_training_skips_and_counts_unreadable_images(broken_data):
     root, (corrupt, missing) = broken_data
-    log = run_tool(train_args(root / 'work',
-                              'train_dataloader.dataset.ann_file=train.txt',
-                              'train_cfg.val_interval=10', n=3, interval=3),
-                   cwd=root)
+    log = ok('train', *segmentor_run(
+        root / 'work', 'train_dataloader.dataset.ann_file=train.txt', n=3,
+        interval=3), cwd=root)
     assert f'Skipped unreadable training sample {corrupt} (cannot be ' \
            'decoded)' in log
     assert f'Skipped unreadable training sample {missing} (file not ' \
@@ -225,10 +210,10 @@ def test_training_stops_past_the_limit_of_unreadable_images(broken_data):
         train_dataloader = dict(dataset=dict(ann_file='train.txt'))
         custom_hooks = [dict(type='UnreadableSampleHook', max_skipped=1)]
     """))
-    out = run_script(['tools/train.py', config, '--work-dir', root / 'work',
-                      '--cfg-options', *QUICK_RUN, *iters(3)], cwd=root)
-    log = out.stdout + out.stderr
-    assert out.returncode == 1
+    result = run('train', config, '--work-dir', root / 'work',
+                 '--cfg-options', *QUICK_RUN, *NO_VAL, *iters(3), cwd=root)
+    log = result.log
+    assert result.code == 1
     assert '2 unreadable files skipped, more than the limit of 1' in log
     assert all(f in log for f in files)
     assert 'tools/check_dataset.py' in log
@@ -240,11 +225,11 @@ def test_testing_fails_naming_an_unreadable_image(workspace, straight,
     shutil.copytree(workspace / 'data', tmp_path / 'data')
     image = sorted((tmp_path / 'data/scenes/images/validation').glob('*'))[1]
     image.write_bytes(b'\xff\xd8 not a jpeg')
-    out = run_script(['tools/test.py', CONFIG, straight / 'iter_5.pth',
-                      '--work-dir', tmp_path / 'work', '--cfg-options',
-                      *QUICK_RUN], cwd=tmp_path)
-    log = out.stdout + out.stderr
-    assert out.returncode == 1
+    result = run('test', CONFIG, straight / 'iter_5.pth', '--work-dir',
+                 tmp_path / 'work', '--cfg-options', *QUICK_RUN,
+                 cwd=tmp_path)
+    log = result.log
+    assert result.code == 1
     assert f'Cannot read data/scenes/images/validation/{image.name}' in log
     assert 'mIoU' not in log.split('Cannot read')[-1]
 
@@ -266,7 +251,7 @@ def test_check_dataset_lists_every_bad_file(workspace, tmp_path):
     cv2.imwrite(str(labels[5]), label * 0)  # only ignored pixels
 
     out = run_script(['tools/check_dataset.py', CONFIG, '--split', 'train',
-                      '--workers', '2'], cwd=tmp_path)
+                      '--workers', '2'], cwd=tmp_path)  # as a process
     assert out.returncode == 1
     rel = 'data/scenes/'
     for line in [
@@ -300,21 +285,22 @@ def test_check_dataset_reads_coco_annotations_as_stored(tmp_path):
         'file_name']
     image.write_bytes(b'')
 
-    out = run_script(['tools/check_dataset.py', os.path.join(
+    result = run('check_dataset', os.path.join(
         CONFIGS, 'shapes', 'maskrcnn_van_b0_shapes.py'), '--split', 'train',
-                      '--workers', '1'], cwd=tmp_path)
-    assert out.returncode == 1
-    assert f'{image.name}: empty file' in out.stdout
-    assert 'category 7 is not among the dataset\'s classes' in out.stdout
-    assert re.search(rf'train_{second - 1:05d}.jpg: no objects', out.stdout)
+                 '--workers', '1', cwd=tmp_path)
+    assert result.code == 1
+    assert f'{image.name}: empty file' in result.out
+    assert 'category 7 is not among the dataset\'s classes' in result.out
+    assert re.search(rf'train_{second - 1:05d}.jpg: no objects', result.out)
 
 
 @pytest.mark.slow
 def test_a_killed_distributed_worker_ends_the_job(workspace):
     """SIGKILL to rank 1 of dist_train.sh CONFIG 2: torchrun ends the whole
-    job (within seconds; the timeout only catches a hang)."""
+    job within 30 s (rank 0 would otherwise wait for it forever) and says
+    which worker failed and how."""
     args = ['tools/dist_train.sh', CONFIG, 2, '--work-dir',
-            workspace / 'dist_kill', '--cfg-options', *QUICK_RUN,
+            workspace / 'dist_kill', '--cfg-options', *QUICK_RUN, *NO_VAL,
             *iters(40)]
     script = os.path.join(REPO, args[0])
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
@@ -322,17 +308,28 @@ def test_a_killed_distributed_worker_ends_the_job(workspace):
     proc = subprocess.Popen(['bash', script, *map(str, args[1:])],
                             cwd=workspace, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
     for line in proc.stdout:
+        lines.append(line)
         if re.search(r'Iter\(train\) \[\s*1/40\]', line):
             break
     rank1 = next(pid for pid in _children(proc.pid)
                  if b'LOCAL_RANK=1\0' in _environ(pid))
     os.kill(rank1, signal.SIGKILL)
     killed = time.monotonic()
-    proc.stdout.read()
-    code = proc.wait(timeout=300)
-    print(f'job ended {time.monotonic() - killed:.1f} s after the kill')
+    try:
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail('the job still ran 30 s after its worker was killed')
+    seconds = time.monotonic() - killed
+    log = ''.join(lines) + proc.stdout.read()
+    print(f'job ended {seconds:.1f} s after the kill')
     assert code != 0
+    # torchrun's report: the failed local rank, its pid, the signal
+    assert re.search(r'local_rank\s*:\s*1', log), log[-3000:]
+    assert f'pid: {rank1}' in log or f'pid {rank1}' in log, log[-3000:]
+    assert 'SIGKILL' in log or 'Signal 9' in log, log[-3000:]
 
 
 def _children(pid):

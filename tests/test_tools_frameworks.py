@@ -1,8 +1,9 @@
-"""tools/train.py then tools/test.py, end to end, for the frameworks beside
+"""tools/train.py, end to end with validation, for the frameworks beside
 Mask R-CNN and Semantic FPN: ATSS, GFL and Faster R-CNN on the generated
 shapes (COCO bbox AP), Mask2Former on the generated panoptic shapes (PQ
 through mmdet's CocoPanopticMetric, box and mask AP) and Light-Ham on the
-generated scenes (mIoU)."""
+generated scenes (mIoU). tools/test.py runs the same evaluation loop
+(test_tools_det.py, test_tools_seg.py)."""
 import json
 import os
 import re
@@ -10,32 +11,11 @@ import re
 import numpy as np
 import pytest
 
-from helpers import CONFIGS, QUICK_RUN, iters, run_tool
-from van_mm.synthetic import (
-    SHAPE_CLASSES,
-    STUFF_CLASSES,
-    make_ade_scenes,
-    make_coco_shapes,
-)
-
-PANOPTIC = os.path.join('data', 'shapes_panoptic')
+from helpers import CONFIGS, PANOPTIC, QUICK_RUN, iters, ok
+from van_mm.synthetic import SHAPE_CLASSES, STUFF_CLASSES
 
 
-@pytest.fixture(scope='module')
-def workspace(tmp_path_factory):
-    """A folder holding data/shapes/, data/shapes_panoptic/ (written by
-    tools/make_synthetic_data.py, as a user makes it) and data/scenes/."""
-    root = tmp_path_factory.mktemp('frameworks_ws')
-    make_coco_shapes(str(root / 'data' / 'shapes'), num_train=8, num_val=4,
-                     seed=1)
-    run_tool(['tools/make_synthetic_data.py', 'panoptic', PANOPTIC,
-              '--num-train', 8, '--num-val', 4, '--seed', 1], cwd=root)
-    make_ade_scenes(str(root / 'data' / 'scenes'), num_train=6, num_val=3,
-                    seed=2)
-    return root
-
-
-def test_generated_panoptic_reads_as_coco_panoptic(workspace):
+def test_generated_panoptic_reads_as_coco_panoptic(panoptic_data):
     """mmdet's CocoPanopticDataset and LoadPanopticAnnotations read the
     generated set: every pixel belongs to one segment, things carry boxes
     and masks, stuff only labels."""
@@ -43,7 +23,7 @@ def test_generated_panoptic_reads_as_coco_panoptic(workspace):
     from mmdet.utils import register_all_modules
     register_all_modules()
     classes = SHAPE_CLASSES + STUFF_CLASSES
-    data = workspace / PANOPTIC
+    data = panoptic_data
     dataset = CocoPanopticDataset(
         data_root=str(data), ann_file='annotations/panoptic_val2017.json',
         data_prefix=dict(img='val2017/', seg='annotations/panoptic_val2017/'),
@@ -51,7 +31,7 @@ def test_generated_panoptic_reads_as_coco_panoptic(workspace):
                       stuff_classes=STUFF_CLASSES),
         pipeline=[dict(type='LoadImageFromFile'),
                   dict(type='LoadPanopticAnnotations')])
-    assert len(dataset) == 4
+    assert len(dataset) == PANOPTIC['num_val']
     with open(data / 'annotations' / 'panoptic_val2017.json') as f:
         ann = json.load(f)['annotations'][0]
     sample = dataset[0]
@@ -91,19 +71,15 @@ RUNS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize('framework', list(RUNS))
-def test_train_then_test_prints_metrics(workspace, framework):
+def test_train_then_validate_prints_metrics(workspace, panoptic_data,
+                                            framework, tmp_path):
     config, extra, metrics = RUNS[framework]
-    config = os.path.join(CONFIGS, config)
-    work = workspace / framework
-    options = ['--cfg-options', *QUICK_RUN, *extra]
-    log = run_tool(['tools/train.py', config, '--work-dir', work, *options,
-                    *iters(2)], cwd=workspace)
+    work = tmp_path / framework
+    log = ok('train', os.path.join(CONFIGS, config), '--work-dir', work,
+             '--cfg-options', *QUICK_RUN, *extra, *iters(2), cwd=workspace)
     assert 'Iter(train) [2/2]' in log and 'loss' in log
     assert (work / 'iter_2.pth').is_file()
-
-    log = run_tool(['tools/test.py', config, work / 'iter_2.pth',
-                    '--work-dir', work, *options], cwd=workspace)
     for metric in metrics:
         assert re.search(rf'{metric}: -?\d+\.\d+', log), metric
     print(*(line for line in log.splitlines()
-            if 'Iter(test)' in line and metrics[0] in line), sep='\n')
+            if 'Iter(val)' in line and metrics[0] in line), sep='\n')

@@ -1,5 +1,5 @@
-"""tools/train.py, tools/test.py and dist_train.sh with a segmentation
-config, end to end on a generated ADE20K-layout dataset."""
+"""tools/train.py and tools/test.py with a segmentation config, end to end
+on a generated ADE20K-layout dataset."""
 import glob
 import os
 import re
@@ -7,27 +7,28 @@ import re
 import cv2
 import numpy as np
 import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
 
-from helpers import CONFIGS, QUICK_RUN, iters, run_tool
-from van_mm.synthetic import SCENE_CLASSES, make_ade_scenes
+from helpers import (
+    NO_VAL,
+    QUICK_RUN,
+    SCENES,
+    SEG_CONFIG,
+    SEG_ITERS,
+    iters,
+    ok,
+)
+from van_mm.synthetic import SCENE_CLASSES
 
 pytestmark = pytest.mark.slow  # each test trains or tests a model
-
-CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
-
-
-@pytest.fixture(scope='module')
-def workspace(tmp_path_factory):
-    """A folder holding data/scenes/ (what the config's data_root names)."""
-    root = tmp_path_factory.mktemp('seg_ws')
-    make_ade_scenes(str(root / 'data' / 'scenes'), num_train=6, num_val=3,
-                    seed=2)
-    return root
 
 
 def test_generated_ade_layout(workspace):
     data = workspace / 'data' / 'scenes'
-    for split, num in (('training', 6), ('validation', 3)):
+    for split, num in (('training', SCENES['num_train']),
+                       ('validation', SCENES['num_val'])):
         images = sorted(glob.glob(f'{data}/images/{split}/*.jpg'))
         labels = sorted(glob.glob(f'{data}/annotations/{split}/*.png'))
         assert len(images) == len(labels) == num
@@ -40,40 +41,59 @@ def test_generated_ade_layout(workspace):
     assert values <= set(range(len(SCENE_CLASSES) + 1)) and len(values) > 2
 
 
-def test_train_then_test_prints_miou(workspace):
-    work = workspace / 'work'
-    log = run_tool(['tools/train.py', CONFIG, '--work-dir', work,
-                    '--cfg-options', *QUICK_RUN, *iters(2)], cwd=workspace)
-    assert 'Iter(train) [2/2]' in log and 'decode.loss_ce' in log
-    assert (work / 'iter_2.pth').is_file()
+def test_training_logs_the_loss_and_saves(trained_segmentor):
+    log = trained_segmentor.log
+    assert f'Iter(train) [{SEG_ITERS}/{SEG_ITERS}]' in log
+    assert 'decode.loss_ce' in log
+    for iteration in (2, 4, SEG_ITERS):
+        assert trained_segmentor.checkpoint(iteration).is_file()
 
-    show, out = workspace / 'show', workspace / 'pred'
-    log = run_tool(['tools/test.py', CONFIG, work / 'iter_2.pth',
-                    '--work-dir', work, '--show-dir', show, '--out', out,
-                    '--cfg-options', *QUICK_RUN], cwd=workspace)
+
+def test_test_prints_miou_and_writes_label_maps(trained_segmentor,
+                                                workspace, tmp_path):
+    show, out = tmp_path / 'show', tmp_path / 'pred'
+    log = ok('test', SEG_CONFIG, trained_segmentor.checkpoint(SEG_ITERS),
+             '--work-dir', tmp_path / 'work', '--show-dir', show, '--out',
+             out, '--cfg-options', *QUICK_RUN, cwd=workspace)
     for metric in ('aAcc', 'mIoU', 'mAcc'):
         assert re.search(rf'{metric}: \d+\.\d+', log), metric
-    painted = glob.glob(f'{work}/*/{show.name}/**/*.png', recursive=True) + \
-        glob.glob(f'{show}/**/*.png', recursive=True)
-    assert len(painted) == 3
+    painted = glob.glob(f'{show}/**/*.png', recursive=True)
+    assert len(painted) == SCENES['num_val']
     assert cv2.imread(painted[0]).ndim == 3
-    assert len(glob.glob(f'{out}/*.png')) == 3
+    maps = sorted(glob.glob(f'{out}/*.png'))
+    assert len(maps) == SCENES['num_val']
+    label = cv2.imread(maps[0], cv2.IMREAD_UNCHANGED)
+    assert label.ndim == 2 and label.max() < len(SCENE_CLASSES)
 
 
-def test_train_amp_on_cpu_trains_in_bfloat16(workspace):
-    work = workspace / 'amp'
-    log = run_tool(['tools/train.py', CONFIG, '--work-dir', work, '--amp',
-                    '--cfg-options', *QUICK_RUN, *iters(2)], cwd=workspace)
-    assert "type='AutocastOptimWrapper'" in log and "dtype='bfloat16'" in log
+@HOOKS.register_module(force=True)
+class RecordDtypes(Hook):
+    """What a convolution inside the backbone computes in, during the
+    training iterations (a forward hook on one block's first 1x1 conv),
+    and the dtype of the weights the optimizer updates."""
+    seen = []
+
+    def before_train(self, runner):
+        model = getattr(runner.model, 'module', runner.model)
+        conv = model.backbone.stages[1].blocks[0].attn.proj_1
+        conv.register_forward_hook(
+            lambda module, args, out: self.seen.append(
+                ('conv output', out.dtype)))
+        self.conv = conv
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.seen.append(('weight', self.conv.weight.dtype))
+
+
+def test_train_amp_on_cpu_trains_in_bfloat16(workspace, tmp_path):
+    """--amp on a CPU: the backbone's convolutions compute in bfloat16
+    during the training steps, the weights stay float32."""
+    RecordDtypes.seen.clear()
+    work = tmp_path / 'amp'
+    log = ok('train', SEG_CONFIG, '--work-dir', work, '--amp',
+             '--cfg-options', *QUICK_RUN, *NO_VAL, *iters(2),
+             'default_hooks.dtypes.type=RecordDtypes', cwd=workspace)
     assert 'Iter(train) [2/2]' in log and (work / 'iter_2.pth').is_file()
-
-
-def test_dist_train_two_processes(workspace):
-    work = workspace / 'dist'
-    log = run_tool(['tools/dist_train.sh', CONFIG, 2, '--work-dir', work,
-                    '--cfg-options', *QUICK_RUN, *iters(2)], cwd=workspace,
-                   env=dict(PORT='29621', OMP_NUM_THREADS='1'))
-    assert 'Distributed training: True' in log and 'GPU number: 2' in log
-    assert 'distributed training on CPU with gloo' in log
-    assert re.search(r'mIoU: \d+\.\d+', log)
-    assert (work / 'iter_2.pth').is_file()
+    assert RecordDtypes.seen == [('conv output', torch.bfloat16),
+                                 ('weight', torch.float32)] * 2

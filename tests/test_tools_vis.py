@@ -1,36 +1,30 @@
 """The picture tools run end to end on generated data with small models and
-write decodable PNGs of the expected size whose content follows the input."""
+write decodable PNGs of the expected size whose content follows the input.
+Each tool runs once as a process, as a user runs it; the other cases call
+the same functions in this process."""
 import glob
-import os
+import json
+import shutil
 
 import mmcv
 import numpy as np
 import pytest
+import torch
 
-from helpers import CONFIGS, random_checkpoint, run_tool
-from van_mm.attention import arch_targets, attention_maps
-from van_mm.images import read_image
-from van_mm.synthetic import (
-    SCENE_CLASSES,
-    SHAPE_CLASSES,
-    make_ade_scenes,
-    make_coco_shapes,
+from helpers import (
+    DET_CONFIG,
+    SEG_CONFIG,
+    mmpretrain_van,
+    official_checkpoint,
+    random_checkpoint,
+    run,
+    script_ok,
 )
+from van_mm.attention import arch_targets, attention_maps, config_targets
+from van_mm.images import read_image
+from van_mm.synthetic import SCENE_CLASSES, SHAPE_CLASSES
 
 pytestmark = pytest.mark.slow  # each test runs a tool on a model
-
-DET_CONFIG = os.path.join(CONFIGS, 'shapes', 'maskrcnn_van_b0_shapes.py')
-SEG_CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
-
-
-@pytest.fixture(scope='module')
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp('vis_ws')
-    make_coco_shapes(str(root / 'data' / 'shapes'), num_train=4, num_val=2,
-                     seed=2)
-    make_ade_scenes(str(root / 'data' / 'scenes'), num_train=4, num_val=2,
-                    seed=2)
-    return root
 
 
 @pytest.fixture(scope='module')
@@ -39,15 +33,29 @@ def images(workspace):
 
 
 @pytest.fixture(scope='module')
+def classifier_file(tmp_path_factory):
+    """An official-layout VAN-B0 classifier (mmpretrain's VAN under the
+    official names, a random 1000-class head) freshly initialised: layer
+    scales 1e-2 and BN at identity, so that its maps follow what is in the
+    image (``official_b0``'s randomised statistics drown the image in
+    their offsets)."""
+    torch.manual_seed(0)
+    model = mmpretrain_van('tiny', ln_eps=1e-6, randomized=False)
+    path = tmp_path_factory.mktemp('classifier') / 'van_tiny_754.pth.tar'
+    torch.save(official_checkpoint(model), path)
+    return str(path)
+
+
+@pytest.fixture(scope='module')
 def det_ckpt(workspace):
     return random_checkpoint(DET_CONFIG, SHAPE_CLASSES,
-                             workspace / 'det.pth')
+                             workspace / 'random_det.pth')
 
 
 @pytest.fixture(scope='module')
 def seg_ckpt(workspace):
     return random_checkpoint(SEG_CONFIG, SCENE_CLASSES,
-                             workspace / 'seg.pth')
+                             workspace / 'random_seg.pth')
 
 
 def read_png(path):
@@ -56,76 +64,113 @@ def read_png(path):
     return image
 
 
-def test_demo_detector_on_a_folder(workspace, images, det_ckpt):
-    out = workspace / 'demo_det'
-    run_tool(['tools/demo.py', os.path.dirname(images[0]), DET_CONFIG,
-              det_ckpt, '--out', out, '--score-thr', 0.0], cwd=workspace)
+def test_demo_detector_on_a_folder(workspace, images, det_ckpt, tmp_path):
+    """tools/demo.py as a process: one picture per image of the folder,
+    each the image's size, each different."""
+    folder, out = tmp_path / 'images', tmp_path / 'demo_det'
+    folder.mkdir()
+    for image in images[:2]:
+        shutil.copy(image, folder)
+    (folder / 'notes.txt').write_text('not an image: passed over')
+    script_ok(['tools/demo.py', folder, DET_CONFIG, det_ckpt, '--out', out,
+               '--score-thr', 0.0], cwd=workspace)
     pictures = sorted(out.glob('*.png'))
-    assert len(pictures) == len(images)
+    assert len(pictures) == 2
     first, second = (read_png(p) for p in pictures[:2])
     assert first.shape == mmcv.imread(images[0]).shape
     assert not np.array_equal(first, second)
 
 
-def test_demo_segmentor_on_one_image(workspace, seg_ckpt):
+def test_demo_segmentor_on_one_image(workspace, seg_ckpt, tmp_path):
     image = sorted(glob.glob(str(workspace / 'data/scenes/images/'
                                  'validation/*.jpg')))[0]
-    out = workspace / 'demo_seg.png'
-    run_tool(['tools/demo.py', image, SEG_CONFIG, seg_ckpt, '--out', out],
-             cwd=workspace)
-    assert read_png(out).shape == mmcv.imread(image).shape
+    out = tmp_path / 'demo_seg.png'
+    result = run('demo', image, SEG_CONFIG, seg_ckpt, '--out', out,
+                 cwd=workspace)
+    assert result.code == 0, result.log[-3000:]
+    painted, plain = read_png(out), mmcv.imread(image)
+    assert painted.shape == plain.shape
+    assert not np.array_equal(painted, plain)  # the classes blended in
 
 
-def test_demo_names_an_unreadable_image(workspace, det_ckpt):
-    bad = workspace / 'broken.jpg'
+def test_demo_names_an_unreadable_image(workspace, det_ckpt, tmp_path):
+    bad = tmp_path / 'broken.jpg'
     bad.write_bytes(b'not a jpeg')
-    with pytest.raises(AssertionError, match='Cannot read image .*broken'):
-        run_tool(['tools/demo.py', bad, DET_CONFIG, det_ckpt, '--out',
-                  workspace / 'x.png'], cwd=workspace)
+    result = run('demo', bad, DET_CONFIG, det_ckpt, '--out',
+                 tmp_path / 'x.png', cwd=workspace)
+    assert result.code == 1
+    assert f"Cannot read image '{bad}'" in result.err
+    assert not (tmp_path / 'x.png').exists()
+
+
+def assert_maps_follow_the_image(maps, h, w):
+    """One map per stage, each the image's size, in [0, 1]; the deepest
+    stage's map stretches over the whole range (not constant) and differs
+    between the two images."""
+    for per_image in maps:
+        assert all(m.shape == (h, w) for m in per_image)
+        assert all(0 <= m.min() and m.max() <= 1 for m in per_image)
+    last = [per_image[-1] for per_image in maps]
+    assert last[0].max() == 1 and last[0].min() == 0
+    assert last[1].std() > 0.05
+    assert not np.allclose(last[0], last[1], atol=0.05)
 
 
 @pytest.mark.parametrize('method', ['lka', 'gradcam'])
 def test_attention_panels_follow_the_image(method, workspace, images,
-                                           official_b0_file):
+                                           classifier_file, tmp_path):
     """--arch b0 with an official file (it has a classification head, so
     Grad-CAM has a score): one panel per stage, each the image's size, and
     two images give two different maps."""
-    out = workspace / f'{method}.png'
-    run_tool(['tools/visualize_attention.py', images[0], '--arch', 'b0',
-              '--checkpoint', official_b0_file, '--method', method,
-              '--stage', 1, 2, 3, '--out', out], cwd=workspace)
+    out = tmp_path / f'{method}.png'
+    args = ['tools/visualize_attention.py', images[0], '--arch', 'b0',
+            '--checkpoint', classifier_file, '--method', method,
+            '--stage', 1, 2, 3, '--out', out]
+    if method == 'lka':  # the tool's one run as a process
+        script_ok(args, cwd=workspace)
+    else:
+        result = run('visualize_attention', *args[1:], cwd=workspace)
+        assert result.code == 0, result.log[-3000:]
     h, w = mmcv.imread(images[0]).shape[:2]
     assert read_png(out).shape[:2] == (h, 4 * w)
-    targets = arch_targets('b0', official_b0_file)
+    targets = arch_targets('b0', classifier_file)
     maps = [attention_maps(targets, read_image(image), method, [1, 2, 3])
             for image in images[:2]]
-    assert all(m.shape == (h, w) for m in maps[0])
-    assert all(0 <= m.min() and m.max() <= 1 for m in maps[0])
-    last = [m[-1] for m in maps]  # stage 3
-    assert last[0].max() == 1 and last[0].min() == 0
-    assert not np.allclose(last[0], last[1])
+    assert_maps_follow_the_image(maps, h, w)
 
 
 @pytest.mark.parametrize('config,ckpt', [('det', 'det_ckpt'),
                                          ('seg', 'seg_ckpt')])
 def test_gradcam_of_a_detector_and_a_segmentor(config, ckpt, workspace,
-                                               images, request):
+                                               images, request, tmp_path):
+    """Grad-CAM of the top detection / the most frequent class: the tool
+    writes the panel, and the maps differ between two images and are not
+    constant."""
     config = DET_CONFIG if config == 'det' else SEG_CONFIG
-    out = workspace / f'gradcam_{os.path.basename(config)}.png'
-    log = run_tool(['tools/visualize_attention.py', images[0], '--config',
-                    config, '--checkpoint', request.getfixturevalue(ckpt),
-                    '--method', 'gradcam', '--stage', '3', '--out', out],
-                   cwd=workspace)
-    assert 'gradcam' in log
+    checkpoint = request.getfixturevalue(ckpt)
+    out = tmp_path / 'gradcam.png'
+    result = run('visualize_attention', images[0], '--config', config,
+                 '--checkpoint', checkpoint, '--method', 'gradcam',
+                 '--stage', '3', '--out', out, cwd=workspace)
+    assert result.code == 0, result.log[-3000:]
     h, w = mmcv.imread(images[0]).shape[:2]
     assert read_png(out).shape[:2] == (h, 2 * w)
+    targets = config_targets(config, checkpoint)
+    maps = [attention_maps(targets, read_image(image), 'gradcam', [3])
+            for image in images[:2]]
+    assert_maps_follow_the_image(maps, h, w)
 
 
-@pytest.mark.parametrize('config', [DET_CONFIG, SEG_CONFIG])
-def test_browse_dataset_draws_annotated_samples(config, workspace):
-    out = workspace / f'browse_{os.path.basename(config)}'
-    run_tool(['tools/browse_dataset.py', config, '--out-dir', out,
-              '--num', 2], cwd=workspace)
+@pytest.mark.parametrize('config', [DET_CONFIG, SEG_CONFIG],
+                         ids=['det', 'seg'])
+def test_browse_dataset_draws_annotated_samples(config, workspace,
+                                                tmp_path):
+    out = tmp_path / 'browse'
+    args = [config, '--out-dir', out, '--num', 2]
+    if config == DET_CONFIG:  # the tool's one run as a process
+        script_ok(['tools/browse_dataset.py', *args], cwd=workspace)
+    else:
+        assert run('browse_dataset', *args, cwd=workspace).code == 0
     pictures = sorted(out.glob('*.png'))
     assert len(pictures) == 2
     first, second = (read_png(p) for p in pictures)
@@ -133,7 +178,8 @@ def test_browse_dataset_draws_annotated_samples(config, workspace):
 
 
 def test_plot_curves_of_two_runs(tmp_path):
-    import json
+    """tools/plot_curves.py as a process: one panel per key, both runs in
+    each (the loss panels differ between the runs)."""
     runs = []
     for k in range(2):
         vis = tmp_path / f'run{k}' / '20260101_000000' / 'vis_data'
@@ -145,6 +191,34 @@ def test_plot_curves_of_two_runs(tmp_path):
             '\n'.join(json.dumps(r) for r in records))
         runs.append(tmp_path / f'run{k}')
     out = tmp_path / 'curves.png'
-    run_tool(['tools/plot_curves.py', *runs, '--keys', 'loss', 'mIoU',
-              '--out', out], cwd=tmp_path)
-    assert read_png(out).shape[1] > read_png(out).shape[0]  # two panels
+    log = script_ok(['tools/plot_curves.py', *runs, '--keys', 'loss',
+                     'mIoU', '--out', out], cwd=tmp_path)
+    assert f'wrote {out}' in log
+    picture = read_png(out)
+    assert picture.shape[1] > picture.shape[0]  # two panels side by side
+    left, right = np.array_split(picture, 2, axis=1)
+    assert not np.array_equal(left, right)
+
+
+def test_plot_curves_names_a_missing_key(tmp_path):
+    vis = tmp_path / 'run' / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    vis.joinpath('scalars.json').write_text(json.dumps(dict(iter=1,
+                                                            loss=1.0)))
+    result = run('plot_curves', tmp_path / 'run', '--keys', 'mAP', '--out',
+                 tmp_path / 'x.png', cwd=tmp_path)
+    assert result.code == 1
+    assert "No scalar named 'mAP'" in result.err and "'loss'" in result.err
+
+
+def test_backbone_demo_prints_the_four_stages(workspace, images,
+                                              official_b0_file):
+    """tools/backbone_demo.py as a process: an image through a VAN-B0 with
+    official weights, one line per stage with its stride and shape."""
+    log = script_ok(['tools/backbone_demo.py', images[0], '--arch', 'b0',
+                     '--checkpoint', official_b0_file], cwd=workspace)
+    h, w = mmcv.imread(images[0]).shape[:2]
+    for i, dims in enumerate([32, 64, 160, 256]):
+        stride = 2**(i + 2)
+        shape = (1, dims, -(-h // stride), -(-w // stride))
+        assert f'stage {i + 1} (stride {stride:2d}): {shape}' in log, log

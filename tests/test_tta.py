@@ -56,12 +56,56 @@ def test_ade20k_pipelines_follow_the_official_protocol(name):
     assert cfg.tta_model.type == 'SegTTAModel'
 
 
-def test_tta_wraps_the_model_and_feeds_the_tta_pipeline():
-    cfg = load('retinanet_van_b0_1x.py')
-    model = cfg.model
+def test_detector_tta_merges_several_scales_and_flips(tmp_path):
+    """tools/test.py --tta for a detector: the test set is fed through the
+    config's tta_pipeline and DetTTAModel gets each image at every scale
+    and flip of it (3 x 2 here), then merges their boxes into one set in
+    the image's own coordinates."""
+    import cv2
+    import torch
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.dataset import Compose, pseudo_collate
+
+    from helpers import lighten, to_tiny_b0
+    from van_mm.synthetic import scene_picture
+    from van_mm.testing import randomize
+    register_all_modules()
+    cfg = lighten(to_tiny_b0(load('retinanet_van_b0_1x.py')))
+    cfg.model.test_cfg.score_thr = 0.
     use_tta(cfg)
-    assert cfg.model.type == 'DetTTAModel' and cfg.model.module == model
+    assert cfg.model.type == 'DetTTAModel'
     assert cfg.test_dataloader.dataset.pipeline == cfg.tta_pipeline
+    # small stand-ins for mmdet's 666x400 .. 2000x1200
+    scales = [(160, 96), (224, 128), (288, 160)]
+    for resize, scale in zip(cfg.tta_pipeline[1].transforms[0], scales):
+        resize.scale = scale
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    randomize(model.module.backbone)
+    path = str(tmp_path / 'scene.jpg')
+    cv2.imwrite(path, scene_picture(120, 200))
+    data = pseudo_collate([Compose(cfg.tta_pipeline)(
+        dict(img_path=path, img_id=0))])
+
+    views = []
+    merge = model.merge_preds
+
+    def recording_merge(predictions):
+        views.extend((tuple(p.img_shape), p.flip, len(p.pred_instances))
+                     for p in predictions[0])
+        return merge(predictions)
+
+    model.merge_preds = recording_merge
+    with torch.no_grad():
+        (result, ) = model.test_step(data)
+    assert len(views) == 6 and all(found > 0 for *_, found in views)
+    assert len({shape for shape, _, _ in views}) == 3
+    assert {flip for _, flip, _ in views} == {True, False}
+    boxes = result.pred_instances.bboxes
+    assert 0 < len(boxes) <= 100  # tta_cfg's max_per_img
+    assert boxes[:, 0::2].max() <= 200 and boxes[:, 1::2].max() <= 120
 
 
 @pytest.mark.parametrize('name,message', [

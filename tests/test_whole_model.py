@@ -10,8 +10,7 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-import official_van
-from helpers import image, load, to_tiny_b0
+from helpers import image, load, mmpretrain_van, official_keys, to_tiny_b0
 from van_mm.apis import build_from_config, load_config
 from van_mm.archs import ARCHS
 from van_mm.checkpoint import (
@@ -76,11 +75,9 @@ def test_official_seg_keys_are_the_official_module_names():
     heads unchanged."""
     model = segmentor()
     exported = export_whole_model(model.state_dict(), 'official_seg')
-    official = official_van.VAN(embed_dims=[32, 64, 160, 256],
-                                mlp_ratios=[8, 8, 4, 4], depths=[3, 3, 5, 2],
-                                num_classes=0)
+    official = official_keys(mmpretrain_van().state_dict())
     backbone = {k for k in exported if k.startswith('backbone.')}
-    assert backbone == {f'backbone.{k}' for k in official.state_dict()}
+    assert backbone == {f'backbone.{k}' for k in official}
     rest = {k for k in model.state_dict() if not k.startswith('backbone.')}
     assert set(exported) - backbone == rest
 
@@ -107,9 +104,8 @@ def test_van_segmentation_outputs_are_reproduced():
     1e-5), its weights in a segmentor file: the loaded van_mm backbone
     gives its outputs, because the file's epsilon is used; the config's
     1e-6 would not."""
-    official = randomize(official_van.VAN(
-        embed_dims=[32, 64, 160, 256], mlp_ratios=[8, 8, 4, 4],
-        depths=[3, 3, 5, 2], num_classes=0), seed=4)
+    # mmpretrain's VAN normalises its stages with eps 1e-5 too
+    official = mmpretrain_van(seed=4)
     with torch.no_grad():  # features of variance ~1e-5, where eps matters
         for name, value in official.state_dict().items():
             if 'layer_scale' in name or '.norm.weight' in name and \
@@ -117,7 +113,8 @@ def test_van_segmentation_outputs_are_reproduced():
                     '.norm.bias' in name and name.startswith('patch_embed'):
                 value.mul_(0.003)
     model = segmentor()
-    state = {f'backbone.{k}': v for k, v in official.state_dict().items()}
+    state = {f'backbone.{k}': v
+             for k, v in official_keys(official.state_dict()).items()}
     state.update({k: v for k, v in model.state_dict().items()
                   if not k.startswith('backbone.')})
     x = image()
@@ -125,7 +122,7 @@ def test_van_segmentation_outputs_are_reproduced():
     model.load_state_dict(fit.state_dict)
     assert fit.layout.name == 'official_seg' and fit.ln_eps == 1e-5
     with torch.no_grad():
-        ref = official.forward_stages(x)
+        ref = official(x)
         outs = model.backbone(x)
         for norm in model.backbone.modules():
             if isinstance(norm, torch.nn.LayerNorm):
@@ -178,10 +175,11 @@ def test_wrong_task_is_refused():
     assert 'rpn_head.' in msg or 'roi_head.' in msg  # not in the model
 
 
-def test_a_bare_backbone_is_refused_and_pointed_to_init_cfg(official_b0):
+def test_a_bare_backbone_is_refused_and_pointed_to_init_cfg(
+        official_b0_state):
     with pytest.raises(CheckpointError, match=r'no backbone\.\* keys.*'
                        r'layout official.*init_cfg'):
-        fit_to_model({'state_dict': official_b0.state_dict()}, segmentor())
+        fit_to_model({'state_dict': official_b0_state}, segmentor())
 
 
 def test_partial_load_keeps_what_fits():
