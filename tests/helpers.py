@@ -226,7 +226,10 @@ def mmpretrain_van(arch='tiny', ln_eps=1e-5, seed=5, randomized=True):
     model = MODELS.build(dict(
         type='mmpretrain.VAN', arch=arch, out_indices=(0, 1, 2, 3),
         norm_cfg=dict(type='LN', eps=ln_eps)))
-    return randomize(model, seed=seed) if randomized else model.eval()
+    if randomized:
+        return randomize(model, seed=seed)
+    model.eval()  # not chained: mmpretrain's train() returns None
+    return model
 
 
 def official_checkpoint(reference, num_classes=1000, seed=0, **extras):

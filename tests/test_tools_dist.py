@@ -5,6 +5,7 @@ test_faults.py (dist_train.sh with two processes on one node)."""
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -31,7 +32,7 @@ def test_two_nodes_train_and_validate(workspace):
     for rank in (0, 1):
         env = dict(os.environ, NNODES='2', NODE_RANK=str(rank),
                    MASTER_ADDR='127.0.0.1', PORT='29613',
-                   OMP_NUM_THREADS='1')
+                   OMP_NUM_THREADS='1', PYTHON=sys.executable)
         cmd = ['bash', os.path.join(REPO, 'tools/dist_train.sh'), DET_CONFIG,
                '1', '--work-dir', str(work), '--cfg-options', *DET_LIGHT,
                *iters(2)]

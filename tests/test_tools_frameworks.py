@@ -1,9 +1,10 @@
-"""tools/train.py, end to end with validation, for the frameworks beside
-Mask R-CNN and Semantic FPN: ATSS, GFL and Faster R-CNN on the generated
-shapes (COCO bbox AP), Mask2Former on the generated panoptic shapes (PQ
-through mmdet's CocoPanopticMetric, box and mask AP) and Light-Ham on the
-generated scenes (mIoU). tools/test.py runs the same evaluation loop
-(test_tools_det.py, test_tools_seg.py)."""
+"""tools/train.py end to end, for the frameworks beside Mask R-CNN and
+Semantic FPN: ATSS, GFL and Faster R-CNN on the generated shapes (COCO bbox
+AP) and Light-Ham on the generated scenes (mIoU), validated at the end of
+training (tools/test.py runs the same evaluation loop: test_tools_det.py,
+test_tools_seg.py); Mask2Former on the generated panoptic shapes, then
+tools/test.py, whose evaluator adds box and mask AP to the validation's PQ
+(mmdet's CocoPanopticMetric)."""
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import re
 import numpy as np
 import pytest
 
-from helpers import CONFIGS, PANOPTIC, QUICK_RUN, iters, ok
+from helpers import CONFIGS, NO_VAL, PANOPTIC, QUICK_RUN, iters, ok
 from van_mm.synthetic import SHAPE_CLASSES, STUFF_CLASSES
 
 
@@ -50,7 +51,7 @@ def test_generated_panoptic_reads_as_coco_panoptic(panoptic_data):
 # Scores of single-stage heads start at their prior (0.01), under the test
 # threshold (0.05): after two iterations nothing might be left to evaluate.
 KEEP_ALL = ['model.test_cfg.score_thr=0.']
-# config, extra --cfg-options, metrics test.py must print
+# config, extra --cfg-options, metrics the run must print
 RUNS = {
     'atss': ('shapes/atss_van_b0_shapes.py', KEEP_ALL, ['coco/bbox_mAP']),
     'gfl': ('shapes/gfl_van_b0_shapes.py', KEEP_ALL, ['coco/bbox_mAP']),
@@ -61,7 +62,7 @@ RUNS = {
          'model.test_cfg.rpn.max_per_img=50'],
         ['coco/bbox_mAP']),
     'mask2former': (
-        'shapes/mask2former_van_b0_shapes_panoptic.py', [],
+        'shapes/mask2former_van_b0_shapes_panoptic.py', NO_VAL,
         ['coco_panoptic/PQ', 'coco_panoptic/PQ_th', 'coco_panoptic/PQ_st',
          'coco/bbox_mAP', 'coco/segm_mAP']),
     'lightham': ('scenes/lightham_van_b0_scenes.py', [],
@@ -74,12 +75,15 @@ RUNS = {
 def test_train_then_validate_prints_metrics(workspace, panoptic_data,
                                             framework, tmp_path):
     config, extra, metrics = RUNS[framework]
-    work = tmp_path / framework
-    log = ok('train', os.path.join(CONFIGS, config), '--work-dir', work,
-             '--cfg-options', *QUICK_RUN, *extra, *iters(2), cwd=workspace)
+    config, work = os.path.join(CONFIGS, config), tmp_path / framework
+    log = ok('train', config, '--work-dir', work, '--cfg-options',
+             *QUICK_RUN, *extra, *iters(2), cwd=workspace)
     assert 'Iter(train) [2/2]' in log and 'loss' in log
     assert (work / 'iter_2.pth').is_file()
+    if extra is NO_VAL:  # its test evaluator reports more than validation
+        log = ok('test', config, work / 'iter_2.pth', '--work-dir', work,
+                 '--cfg-options', *QUICK_RUN, cwd=workspace)
     for metric in metrics:
         assert re.search(rf'{metric}: -?\d+\.\d+', log), metric
     print(*(line for line in log.splitlines()
-            if 'Iter(val)' in line and metrics[0] in line), sep='\n')
+            if metrics[0] in line), sep='\n')
