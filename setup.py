@@ -5,23 +5,12 @@ segmentation.
 torch and mmcv (with compiled ops) are not install requirements: pip would
 pull a CUDA torch or build mmcv in an isolated environment where torch is
 missing. ``scripts/install.sh`` installs the whole stack in the right order.
+The package installs ``van_mm`` and nothing else: no file outside it, no
+code run at interpreter start.
 """
 import os.path as osp
 
 from setuptools import find_packages, setup
-from setuptools.command.build_py import build_py
-
-
-class BuildPyWithStartup(build_py):
-    """Also puts ``van_mm_startup.pth`` at the top of site-packages: it
-    runs :func:`van_mm_startup.install` when the interpreter starts (the
-    module's docstring says why). ``scripts/install.sh`` writes it for
-    editable installs, whose wheel holds no build output."""
-
-    def run(self):
-        super().run()
-        self.copy_file('van_mm_startup.pth',
-                       osp.join(self.build_lib, 'van_mm_startup.pth'))
 
 
 def version():
@@ -43,9 +32,11 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.8',
     packages=find_packages(include=['van_mm', 'van_mm.*']),
-    py_modules=['van_mm_startup'],
-    cmdclass={'build_py': BuildPyWithStartup},
-    install_requires=['mmengine>=0.10.0,<1.0.0', 'numpy', 'safetensors'],
+    # setuptools<81: mmengine 0.10 finds the packages of mmdet:: and
+    # mmseg:: config bases through pkg_resources, which setuptools 81
+    # removed (docs/compatibility.md)
+    install_requires=['mmengine>=0.10.0,<1.0.0', 'setuptools<81', 'numpy',
+                      'safetensors'],
     extras_require={
         # panopticapi-lite pins numpy<2 that its code does not need:
         # scripts/install.sh installs it with --no-deps

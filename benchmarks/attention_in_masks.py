@@ -8,7 +8,7 @@ generated data).
         [--data data/shapes] [--num 20] [--stage 0 1 2 3]
 
 For each of the first ``--num`` validation images of a COCO-format dataset:
-the maps of ``tools/visualize_attention.py`` (:mod:`van_mm.attention`;
+the maps of ``tools/visualize_attention.py`` (:mod:`van_mm.analysis.attention`;
 upsampled to the image, scaled to [0, 1]) are read as mass distributions;
 the printed figure is the mean over images of (mass inside the union of the
 GT masks) / (total mass), next
@@ -20,7 +20,7 @@ import os.path as osp
 
 import numpy as np
 
-from van_mm.attention import attention_maps, config_targets
+from van_mm.analysis.attention import attention_maps, config_targets
 from van_mm.images import read_image
 
 

@@ -26,15 +26,19 @@ import tempfile
 import torch
 
 from van_mm import VAN
-from van_mm.apis import build_from_config, load_config, switch_to_deploy
-from van_mm.checkpoint import convert_state_dict
-from van_mm.models.fusion import cpu_row_bands
-from van_mm.profiling import (
+from van_mm.analysis.profiling import (
     bf16_autocast,
     make_inputs,
     max_relative_error,
     time_cases,
 )
+from van_mm.apis import (
+    build_from_config,
+    cpu_row_bands,
+    load_config,
+    switch_to_deploy,
+)
+from van_mm.checkpoint import convert_state_dict
 from van_mm.testing import randomize
 
 HERE = osp.dirname(osp.abspath(__file__))

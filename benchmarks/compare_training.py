@@ -34,10 +34,10 @@ import torch
 import torch.nn as nn
 
 from van_mm import VAN
+from van_mm.analysis.profiling import bf16_autocast, time_cases
 from van_mm.apis import load_config
 from van_mm.checkpoint import convert_state_dict
-from van_mm.mixed_precision import amp_optim_wrapper
-from van_mm.profiling import bf16_autocast, time_cases
+from van_mm.engine.mixed_precision import amp_optim_wrapper
 from van_mm.synthetic import SHAPE_CLASSES, make_ade_scenes, make_coco_shapes
 from van_mm.testing import randomize
 

@@ -9,10 +9,10 @@ Writes the generated scenes (ADE20K layout, 40 training images) to a
 temporary folder, trains Semantic FPN VAN-B0 (configs/scenes) from scratch
 the way ``tools/train.py`` does (van_mm's safeguard hooks and guarded
 datasets included; validation and interval checkpoints off) with
-``van_mm.profiling.MemorySamplerHook`` sampling ``VmRSS`` of the training
-process and of its data-loader workers, and prints the samples and, after
-warm-up, the first and last values and the least-squares slope in MiB per
-100 iterations.
+``van_mm.analysis.profiling.MemorySamplerHook`` sampling ``VmRSS`` of the
+training process and of its data-loader workers, and prints the samples
+and, after warm-up, the first and last values and the least-squares slope
+in MiB per 100 iterations.
 """
 import argparse
 import json
@@ -22,7 +22,7 @@ import tempfile
 
 from mmengine.config import DictAction
 
-import van_mm.profiling  # noqa: F401  (registers MemorySamplerHook)
+import van_mm.analysis.profiling  # noqa: F401  (registers MemorySamplerHook)
 from van_mm.apis import load_config
 from van_mm.cli.common import train
 from van_mm.synthetic import make_ade_scenes

@@ -22,7 +22,7 @@ import torch
 
 def step(with_cp, shape, batch, device, grads_file):
     from van_mm import VAN
-    from van_mm.profiling import reset_peak_rss, rss_mib
+    from van_mm.analysis.profiling import reset_peak_rss, rss_mib
     torch.manual_seed(0)
     model = VAN(arch='b2', with_cp=with_cp).to(device).train()
     x = torch.rand(batch, 3, *shape, device=device)

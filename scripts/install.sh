@@ -2,7 +2,10 @@
 # Install van-mm and its OpenMMLab stack into the active Python environment.
 #
 #   torch (an installed torch is kept; else $TORCH_SPEC, default torch==2.13.0)
-#   mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2, mmpretrain 1.2.0
+#   mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2, mmpretrain 1.2.0,
+#     and setuptools<81: mmengine finds the packages of mmdet:: and mmseg::
+#     config bases through pkg_resources, which setuptools 81 removed (a
+#     requirement of van_mm too, which --no-deps below would skip)
 #   mmcv 2.1.0 with compiled ops: OpenMMLab's prebuilt wheel where one exists
 #     for the installed torch (torch 2.0/2.1), else built once from the sdist
 #     and kept in $VAN_MM_WHEEL_CACHE (default ~/.cache/van_mm/wheels), one
@@ -19,10 +22,9 @@
 #     deploy extra's onnx, onnxruntime and onnxscript (the export tests)
 #   van_mm itself, editable
 #
-# Whichever way mmcv arrives, the environment ends the same: its own
-# setuptools untouched (the mmcv build gets its old setuptools from a
-# folder of its own), and a closing check that configs with mmdet:: and
-# mmseg:: bases load. Safe to re-run: every step checks first. Set PYTHON to
+# Whichever way mmcv arrives, the environment ends the same: the mmcv build
+# gets its build tools from a folder of its own, and a closing check that
+# configs with mmdet:: and mmseg:: bases load. Safe to re-run: every step checks first. Set PYTHON to
 # choose the interpreter (default python3).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,7 +32,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
 MMCV_VERSION=2.1.0
 STACK=(mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0
-       ftfy regex safetensors captum
+       "setuptools<81" ftfy regex safetensors captum
        pytest ruff tensorboard "transformers<5"  # from here: test extra
        "onnx>=1.23" "onnxruntime>=1.30" "onnxscript>=0.7")
 export PIP_ROOT_USER_ACTION=ignore
@@ -111,10 +113,13 @@ fi
 # 4. van_mm, editable
 say "installing van_mm (editable)"
 pip_ --no-deps --no-build-isolation -e .
-# an editable install skips build_py's van_mm_startup.pth (setup.py): mmengine
-# then finds mmdet:: and mmseg:: bases without pkg_resources from start-up on
-"$PY" -c 'import shutil, sys, sysconfig
-shutil.copy(sys.argv[1], sysconfig.get_paths()["purelib"])' van_mm_startup.pth
+# install.sh of van-mm 0.1 (before December 2026) also copied a start-up
+# hook into site-packages, outside pip's record of the install: remove it
+"$PY" -c 'import os, sysconfig
+hook = os.path.join(sysconfig.get_paths()["purelib"], "van_mm_startup.pth")
+if os.path.exists(hook):
+    os.remove(hook)
+    print("removed", hook, "(an earlier install.sh wrote it)")'
 
 # 5. the closing check: the stack imports, and configs with mmdet:: and
 # mmseg:: bases load as the tools load them

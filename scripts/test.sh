@@ -11,12 +11,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
 # -I: this folder is not on sys.path, so van_mm is found where it is
-# installed; the start-up hook (van_mm_startup.pth) must be in place too
+# installed
 if ! "$PY" -I - 2>/dev/null <<'PYEOF'
-import os, sys
-if not any(type(f).__name__ == '_PackageUtilsHook' for f in sys.meta_path):
-    sys.exit(1)  # installed before van_mm_startup.pth existed
-import mmdet, mmseg, pytest, van_mm
+import os, sys, sysconfig
+purelib = sysconfig.get_paths()['purelib']
+if os.path.exists(os.path.join(purelib, 'van_mm_startup.pth')):
+    sys.exit(1)  # left by an earlier install.sh: install.sh removes it
+import mmdet, mmseg, pkg_resources, pytest, van_mm
 from mmcv.ops import nms
 here = os.path.dirname(os.path.dirname(os.path.abspath(van_mm.__file__)))
 sys.exit(here != os.getcwd())  # van_mm installed from another checkout

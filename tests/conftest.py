@@ -1,8 +1,10 @@
 """What many tests share, made once per session: a workspace of generated
 datasets (as a user lays them out), one trained segmentor and one trained
-detector, and an official-layout VAN-B0 file. Plain helpers are in
-``helpers.py`` (this folder is on ``sys.path`` for them)."""
+detector, an official-layout VAN-B0 file, and a wheel of van_mm installed
+in a fresh virtual environment. Plain helpers are in ``helpers.py`` (this
+folder is on ``sys.path`` for them)."""
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +19,15 @@ from helpers import (  # noqa: E402
     DET_LIGHT,
     NO_VAL,
     PANOPTIC,
+    REPO,
     SCENES,
     SHAPES,
+    fresh_venv,
     iters,
     mmpretrain_van,
     official_checkpoint,
     ok,
+    pip_into,
     script_ok,
     segmentor_run,
 )
@@ -105,3 +110,25 @@ def official_b0_file(official_b0_state, tmp_path_factory):
     path = tmp_path_factory.mktemp('ckpt') / 'van_tiny_754.pth.tar'
     torch.save({'state_dict': official_b0_state}, path)
     return str(path)
+
+
+@pytest.fixture(scope='session')
+def van_mm_wheel(tmp_path_factory) -> Path:
+    """A wheel of this checkout, as ``pip install .`` builds it."""
+    out = tmp_path_factory.mktemp('wheel')
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+                    '--no-build-isolation', '--no-cache-dir', '-q', '-w',
+                    str(out), REPO], check=True, capture_output=True)
+    (wheel, ) = out.glob('van_mm-*.whl')
+    return wheel
+
+
+@pytest.fixture(scope='session')
+def newcomer_python(van_mm_wheel, tmp_path_factory) -> str:
+    """The interpreter of a fresh venv over the stack with van_mm installed
+    from the wheel (not editable, not this checkout): a newcomer's."""
+    python, _ = fresh_venv(tmp_path_factory.mktemp('newcomer'))
+    out = pip_into(python, 'install', '-q', '--no-deps', '--no-cache-dir',
+                   '--ignore-installed', str(van_mm_wheel))
+    assert out.returncode == 0, out.stderr[-2000:]
+    return python

@@ -8,10 +8,13 @@ import io
 import itertools
 import os
 import re
+import site
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Tuple
 
 import torch
 from mmengine.config import Config
@@ -418,3 +421,26 @@ def script_ok(args, cwd, timeout=900, env=None):
     log = out.stdout + out.stderr
     assert out.returncode == 0, f'{args[0]} failed:\n{log[-4000:]}'
     return log
+
+
+def fresh_venv(root: Path) -> Tuple[str, Path]:
+    """A new virtual environment over this one's packages (the stack's:
+    what ``--system-site-packages`` gives a venv over an installed
+    stack); its interpreter and its own site-packages."""
+    venv = root / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip',
+                    str(venv)], check=True)
+    python = str(venv / 'bin' / 'python')
+    own = Path(subprocess.run(
+        [python, '-c', 'import site; print(site.getsitepackages()[0])'],
+        capture_output=True, text=True, check=True).stdout.strip())
+    outer = [p for p in site.getsitepackages() if os.path.isdir(p)]
+    (own / 'stack_env.pth').write_text('import site; ' + '; '.join(
+        f'site.addsitedir({p!r})' for p in outer) + '\n')
+    return python, own
+
+
+def pip_into(python: str, *args) -> subprocess.CompletedProcess:
+    """This environment's pip, working on the environment of ``python``."""
+    return subprocess.run([sys.executable, '-m', 'pip', '--python', python,
+                           *args], capture_output=True, text=True)

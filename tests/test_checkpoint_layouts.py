@@ -12,9 +12,9 @@ from helpers import (
     pretrained,
 )
 from van_mm import VAN
-from van_mm.archs import ARCHS
 from van_mm.checkpoint import LAYOUTS, export_state_dict, read_converted
-from van_mm.checkpoint.converter import convert_file
+from van_mm.cli.convert_checkpoint import convert_file
+from van_mm.models.archs import ARCHS
 from van_mm.testing import randomize
 
 B0_DEPTHS = ARCHS['b0']['depths']

@@ -1,6 +1,6 @@
 """A config whose parts do not fit fails before any model or dataset is
 built, naming the key, its value and the value that fits
-(van_mm.config_checks, run by tools/train.py and tools/test.py)."""
+(van_mm.checks.config, run by tools/train.py and tools/test.py)."""
 import copy
 import functools
 import glob
@@ -10,7 +10,7 @@ import pytest
 
 from helpers import CONFIGS, run
 from van_mm.apis import load_config
-from van_mm.config_checks import (
+from van_mm.checks.config import (
     ConfigCheckError,
     check_config,
     class_problems,

@@ -7,7 +7,7 @@ from mmengine.optim import build_optim_wrapper
 
 import van_mm  # noqa: F401  (registers AutocastOptimWrapper)
 from van_mm import VAN
-from van_mm.mixed_precision import amp_optim_wrapper
+from van_mm.engine.mixed_precision import amp_optim_wrapper
 
 ADAMW = ConfigDict(type='OptimWrapper',
                    optimizer=dict(type='AdamW', lr=1e-3),

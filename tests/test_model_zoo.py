@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from helpers import DET_PARAMS_M, REPO, SEG_PARAMS_M, load, run_script
-from van_mm import model_zoo as zoo
-from van_mm.pretrained import PRETRAINED
+from van_mm.checkpoint.pretrained import PRETRAINED
+from van_mm.cli import model_zoo as zoo
 
 
 @pytest.fixture(scope='module')
@@ -60,8 +60,8 @@ def test_readme_tables_are_up_to_date(tmp_path):
 @pytest.mark.parametrize('name', sorted(PRETRAINED))
 def test_arch_bases_name_the_published_weights(name):
     """configs/_base_/models/van_{arch}[_22k].py (what configs read) and
-    van_mm.pretrained (what README lists) name the same file."""
-    from van_mm.archs import ARCHS
+    van_mm.checkpoint.pretrained (what README lists) name the same file."""
+    from van_mm.models.archs import ARCHS
     arch, data = name.split('.')
     base = f'{arch}_22k' if data == 'in22k' else arch
     van = load(os.path.join('_base_', 'models', f'{base}.py')).van

@@ -10,7 +10,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
 
 from helpers import SEG_PARAMS_M, load, params_m, to_tiny_b0
-from van_mm.pretrained import PRETRAINED
+from van_mm.checkpoint.pretrained import PRETRAINED
 
 register_all_modules()
 

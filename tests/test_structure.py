@@ -18,9 +18,10 @@ def module_name(path):
     return rel[:-len('.__init__')] if rel.endswith('.__init__') else rel
 
 
-def imports_of(path):
+def imports_of(path, modules=()):
     """Every module an explicit import in ``path`` names (top level and
-    inside functions), ``from X import y`` counted as X and X.y."""
+    inside functions); ``from X import y`` counts as X.y where that is one
+    of ``modules``, else as X (and X.y)."""
     with open(path, encoding='utf-8') as f:
         tree = ast.parse(f.read(), path)
     package = module_name(path)
@@ -36,8 +37,10 @@ def imports_of(path):
                 parts = package.split('.')
                 parts = parts[:len(parts) - node.level + 1]
                 base = '.'.join(parts + ([base] if base else []))
-            found.add(base)
-            found.update(f'{base}.{alias.name}' for alias in node.names)
+            named = {f'{base}.{alias.name}' for alias in node.names}
+            found.update(named)
+            if not named <= set(modules):
+                found.add(base)
     return found
 
 
@@ -45,7 +48,7 @@ def package_graph():
     paths = glob.glob(os.path.join(REPO, 'van_mm', '**', '*.py'),
                       recursive=True)
     modules = {module_name(p): p for p in paths}
-    return {name: sorted(imports_of(path) & set(modules) - {name})
+    return {name: sorted(imports_of(path, modules) & set(modules) - {name})
             for name, path in modules.items()}
 
 
@@ -70,11 +73,53 @@ def test_no_module_imports_one_that_imports_it_back():
         ' -> '.join(c) for c in cycles)
 
 
-def test_the_key_mapping_imports_no_model():
+# van_mm's layers, lowest first: a module imports modules of its own
+# package (the first two parts of its name) or of lower layers, never of a
+# higher one or of another package in its layer. van_mm/__init__.py, what
+# ``custom_imports`` runs, is above them all.
+LAYERS = [
+    # foundations: no van_mm import but the registry
+    ['van_mm.version', 'van_mm.registry', 'van_mm.compat', 'van_mm.fileio',
+     'van_mm.images', 'van_mm.synthetic', 'van_mm.testing'],
+    ['van_mm.checkpoint'],  # layouts, files, published weights: no model
+    ['van_mm.models'],  # the backbone, its arch table, its deploy layers
+    ['van_mm.engine', 'van_mm.checks', 'van_mm.visualization'],  # runs
+    ['van_mm.apis'],  # configs to models, for the tools
+    ['van_mm.export', 'van_mm.analysis'],  # deployment, looking at models
+    ['van_mm.cli'],  # the tools' command lines
+]
+
+
+def layer_of(module):
+    unit = '.'.join(module.split('.')[:2])
+    return unit, next(i for i, layer in enumerate(LAYERS) if unit in layer)
+
+
+def test_no_layer_imports_a_higher_one():
     graph = package_graph()
-    for name in ('van_mm.archs', 'van_mm.checkpoint.layouts',
-                 'van_mm.checkpoint.keys', 'van_mm.checkpoint.files'):
-        assert not [m for m in graph[name] if m.startswith('van_mm.models')]
+    placed = {m for m in graph if m != 'van_mm'}
+    assert {'.'.join(m.split('.')[:2]) for m in placed} == {
+        u for layer in LAYERS for u in layer}, 'a package outside LAYERS'
+    wrong = []
+    for module in sorted(placed):
+        unit, level = layer_of(module)
+        for imported in graph[module]:
+            if imported == 'van_mm':
+                wrong.append(f'{module} imports van_mm itself')
+                continue
+            other, other_level = layer_of(imported)
+            if other != unit and other_level >= level:
+                wrong.append(f'{module} (layer {level}) imports {imported} '
+                             f'(layer {other_level})')
+    assert not wrong, '\n'.join(wrong)
+
+
+def test_the_package_top_level_is_small():
+    """At most 10 modules beside the subpackages, each a layer's
+    foundation or its own concern."""
+    top = [p for p in os.listdir(os.path.join(REPO, 'van_mm'))
+           if p.endswith('.py')]
+    assert len(top) <= 10, sorted(top)
 
 
 SCRIPTS = sorted(p for p in glob.glob(os.path.join(REPO, 'tools', '*.py')) +

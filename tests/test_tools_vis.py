@@ -20,7 +20,11 @@ from helpers import (
     run,
     script_ok,
 )
-from van_mm.attention import arch_targets, attention_maps, config_targets
+from van_mm.analysis.attention import (
+    arch_targets,
+    attention_maps,
+    config_targets,
+)
 from van_mm.images import read_image
 from van_mm.synthetic import SCENE_CLASSES, SHAPE_CLASSES
 

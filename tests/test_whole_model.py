@@ -12,7 +12,6 @@ from mmengine.registry import init_default_scope
 
 from helpers import image, load, mmpretrain_van, official_keys, to_tiny_b0
 from van_mm.apis import build_from_config, load_config
-from van_mm.archs import ARCHS
 from van_mm.checkpoint import (
     CheckpointError,
     dataset_meta,
@@ -20,6 +19,7 @@ from van_mm.checkpoint import (
     load_whole_model,
 )
 from van_mm.checkpoint.whole_model import export_whole_model
+from van_mm.models.archs import ARCHS
 from van_mm.testing import randomize
 
 SCENES = os.path.join('scenes', 'fpn_van_b0_scenes.py')

@@ -9,8 +9,7 @@ applies van_mm's compatibility fixes for the installed stack
 (:mod:`van_mm.compat`).
 """
 from . import compat
-from .engine import CheckpointFitHook
-from .mixed_precision import AutocastOptimWrapper
+from .engine import AutocastOptimWrapper, CheckpointFitHook
 from .models import VAN
 from .version import __version__
 from .visualization import TensorboardIfInstalledVisBackend

@@ -5,6 +5,7 @@ building its model (or backbone) with weights, and deploy mode.
 What ``tools/`` and ``benchmarks/`` build models with, as ``mmdet.apis``
 does for mmdet's tools.
 """
+import os
 import os.path as osp
 from typing import Dict, Optional
 
@@ -34,7 +35,14 @@ def load_config(path: str,
     config."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'Config not found: {path!r}')
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)
+    except ModuleNotFoundError as e:
+        if e.name != 'pkg_resources':
+            raise
+        from van_mm.compat import PKG_RESOURCES_MISSING
+        raise ModuleNotFoundError(f'{path}: {PKG_RESOURCES_MISSING}',
+                                  name=e.name) from e
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -145,11 +153,41 @@ def init_model(cfg: Config, checkpoint: str, device: str = 'cpu',
     return model.to(device)
 
 
+def _cache_bytes(level: int, default: int) -> int:
+    """Size of cpu0's data/unified cache of this level (Linux sysfs)."""
+    root = '/sys/devices/system/cpu/cpu0/cache'
+    try:
+        for index in sorted(os.listdir(root)):
+            path = osp.join(root, index)
+            with open(osp.join(path, 'level')) as f:
+                if int(f.read()) != level:
+                    continue
+            with open(osp.join(path, 'type')) as f:
+                if f.read().strip() == 'Instruction':
+                    continue
+            with open(osp.join(path, 'size')) as f:
+                size = f.read().strip()
+            units = {'K': 2**10, 'M': 2**20, 'G': 2**30}
+            return int(size[:-1]) * units[size[-1]] if size[-1] in units \
+                else int(size)
+    except (OSError, ValueError, KeyError):
+        pass
+    return default
+
+
+def cpu_row_bands():
+    """How a deployed VAN's MLPs split large inputs on this machine's CPU
+    (:class:`van_mm.models.fusion.RowBands`): one L2 cache per band, for
+    hidden tensors over four of them (measured: docs/speed.md)."""
+    from van_mm.models.fusion import RowBands
+    l2 = _cache_bytes(2, default=2 * 2**20)
+    return RowBands(band_bytes=l2, above_bytes=4 * l2)
+
+
 def switch_to_deploy(model: nn.Module, device: str = 'cpu') -> None:
     """Deploy mode for a VAN or for a model whose backbone is a VAN, with
     the MLP row bands that suit ``device`` (cache-sized bands on a CPU,
     whole tensors elsewhere)."""
-    from van_mm.models.fusion import cpu_row_bands
     target = getattr(model, 'backbone', model)
     if not hasattr(target, 'switch_to_deploy'):
         raise ValueError(

@@ -25,31 +25,46 @@ by :func:`mmcv_ops_under_cpu_autocast`, when bfloat16 training starts):
   is logged once per registry instead of failing every build: the modules
   registered before the failing import (all of mmpretrain's backbones, and
   van_mm's models) stay buildable.
-* mmengine 0.10.7 finds installed packages (the ``mmdet::``/``mmseg::``
-  prefixes of ``_base_`` configs) through ``pkg_resources``, which
-  setuptools >= 81 no longer ships (``No module named 'pkg_resources'``)
-  and older setuptools deprecate with a warning on every import. The three
-  functions involved (``is_installed``, ``get_installed_path``,
-  ``package2module``) are replaced by ``importlib.metadata`` equivalents,
-  with the same results (:mod:`van_mm_startup`). Installed van_mm does it
-  from interpreter start-up (``van_mm_startup.pth``), so configs load
-  before anything imports van_mm too (mmdet's own ``tools/train.py``);
-  ``import van_mm`` does it where the ``.pth`` file is missing.
 * mmcv 2.1's CPU kernels of ``nms`` and ``RoIAlign`` take float32 only, so
   bfloat16 autocast on a CPU (``tools/train.py --amp``) stopped two-stage
   detectors at their first RPN step (``expected scalar type Float but
   found BFloat16``). Under CPU autocast the two run in float32 on bfloat16
   inputs and hand bfloat16 back, as autocast does for its own fp32 ops
   (applied by ``AutocastOptimWrapper``, not on import).
+* torch's CPU kernel of a dilated depth-wise convolution computes wrong
+  weight gradients in bfloat16 for channels_last inputs (relative error
+  about 1 from 32x32 maps on, sometimes NaN; the forward and the input
+  gradients are right): :data:`DILATED_DWCONV_BF16_GRAD_BUG` says whether
+  the installed torch is one where this was seen, and VAN's LKA then runs
+  that convolution in the contiguous layout (the check is
+  ``tests/test_mixed_precision.py``).
+
+Not patched here: mmengine 0.10.7 finds the packages of ``mmdet::`` and
+``mmseg::`` config bases through ``pkg_resources``, which setuptools 81
+removed. ``setuptools<81`` is a declared requirement of van_mm (and
+installed by ``scripts/install.sh``), so that configs load before anything
+imports van_mm, as in mmdet's and mmseg's own tools;
+:data:`PKG_RESOURCES_MISSING` is what van_mm's tools say where it is
+missing anyway.
 """
 import functools
 import logging
-import os.path as osp
 
 import numpy as np
 import torch
 
 _applied = False
+
+# The torch releases whose CPU kernel gets the weight gradient of a dilated
+# depth-wise convolution wrong in bfloat16 channels_last (seen in 2.13.0).
+_TORCH = tuple(int(v) for v in torch.__version__.split('+')[0].split('.')[:2])
+DILATED_DWCONV_BF16_GRAD_BUG = (2, 13) <= _TORCH < (2, 14)
+
+PKG_RESOURCES_MISSING = (
+    'mmengine 0.10.7 finds the packages of mmdet:: and mmseg:: config bases '
+    "through pkg_resources, which setuptools 81 removed: pip install "
+    "'setuptools<81' (a requirement of van_mm; scripts/install.sh installs "
+    'it).')
 
 
 def _history_buffer_reduce(self):
@@ -180,51 +195,12 @@ def mmcv_ops_under_cpu_autocast() -> None:
         roi_align.RoIAlign.forward)
 
 
-def _replace_package_utils() -> None:
-    """mmengine's package lookup without ``pkg_resources``
-    (:mod:`van_mm_startup`): also where mmengine was imported before van_mm
-    and its modules hold mmengine's functions by name, and from now on
-    where the interpreter started without ``van_mm_startup.pth``."""
-    import sys
-
-    import mmengine.config.config  # noqa: F401  (these import them by name)
-    import mmengine.hub.hub  # noqa: F401
-
-    startup = _startup_module()
-    startup.install()
-    for name in ('mmengine.utils.package_utils', 'mmengine.utils',
-                 'mmengine.config.config', 'mmengine.hub.hub'):
-        if name in sys.modules:
-            startup.replace_in(sys.modules[name])
-
-
-def _startup_module():
-    """:mod:`van_mm_startup`; from the checkout beside this package where
-    an editable install made before the module existed does not map it
-    (``git pull`` without reinstalling)."""
-    import importlib.util
-    import sys
-    try:
-        import van_mm_startup
-        return van_mm_startup
-    except ModuleNotFoundError:
-        path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                        'van_mm_startup.py')
-        spec = importlib.util.spec_from_file_location('van_mm_startup', path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules['van_mm_startup'] = module
-        return module
-
-
 def apply() -> None:
     """Apply the fixes above; calling it again does nothing."""
     global _applied
     if _applied:
         return
     _applied = True
-
-    _replace_package_utils()
 
     from mmengine.logging.history_buffer import HistoryBuffer
     HistoryBuffer.__reduce__ = _history_buffer_reduce

@@ -33,7 +33,7 @@ DATASETS = Registry(
     locations=['van_mm.engine'])
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='van_mm',
-    locations=['van_mm.mixed_precision'])
+    locations=['van_mm.engine.mixed_precision'])
 
 _ROOTS = {id(MODELS): MMENGINE_MODELS, id(VISBACKENDS): MMENGINE_VISBACKENDS,
           id(HOOKS): MMENGINE_HOOKS, id(DATASETS): MMENGINE_DATASETS,

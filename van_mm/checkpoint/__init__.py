@@ -7,17 +7,21 @@
 * :mod:`~van_mm.checkpoint.loading`: loading into a backbone, strictly;
 * :mod:`~van_mm.checkpoint.whole_model`: whole detectors and segmentors
   in any layout, and the check that they fit a model;
-* :mod:`~van_mm.checkpoint.converter`: file-to-file conversion (imports the
-  model, so it is not imported here).
+* :mod:`~van_mm.checkpoint.pretrained`: the table of published ImageNet
+  weights.
+
+Nothing here imports the model (:mod:`van_mm.models`, which imports this);
+file-to-file conversion, which loads weights into a real ``VAN``, is
+:mod:`van_mm.cli.convert_checkpoint`.
 """
 from .files import CheckpointError, load_file
 from .keys import (
-                   Converted,
-                   convert_state_dict,
-                   detect_layout,
-                   export_state_dict,
-                   read_converted,
-                   unwrap,
+    Converted,
+    convert_state_dict,
+    detect_layout,
+    export_state_dict,
+    read_converted,
+    unwrap,
 )
 from .layouts import LAYOUTS, Layout, get_layout
 from .loading import check_compatible, infer_arch, load_pretrained

@@ -13,7 +13,7 @@ from typing import Dict
 
 import torch
 
-from van_mm.pretrained import PRETRAINED
+from van_mm.checkpoint.pretrained import PRETRAINED
 
 # Classes that published checkpoints hold beside their tensors and that
 # carry data only (building them runs no code of the file's choosing).
@@ -55,7 +55,7 @@ def _load_safetensors(filename: str, is_url: bool) -> Dict:
 
 def _where_published(filename: str) -> str:
     """``' (published in FOLDER)'`` for a file of
-    :data:`van_mm.pretrained.PRETRAINED` that is only published in a
+    :data:`van_mm.checkpoint.pretrained.PRETRAINED` that is only published in a
     folder, else ``''``."""
     for weights in PRETRAINED.values():
         if weights.file is not None and \

@@ -1,7 +1,8 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
 """Loading converted VAN weights into a backbone, strictly: weights that
 do not fit the model's arch are refused, naming the first key that differs
-and the arch the weights look like.
+and the arch the weights look like (from the model's own arch table,
+``model.arch_zoo``: this package imports no model).
 """
 import logging
 import re
@@ -10,7 +11,6 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from mmengine.logging import print_log
 
-from van_mm.archs import arch_name
 from van_mm.checkpoint.files import CheckpointError
 from van_mm.checkpoint.keys import Converted, read_converted
 
@@ -32,10 +32,15 @@ def widths_and_depths(state_dict: Dict[str, torch.Tensor]
     return dims, depths
 
 
-def infer_arch(state_dict: Dict[str, torch.Tensor]) -> Optional[str]:
-    """Name of the VAN arch whose widths and depths match a van_mm state
-    dict, or None."""
-    return arch_name(*widths_and_depths(state_dict))
+def infer_arch(state_dict: Dict[str, torch.Tensor],
+               archs: Dict[str, Dict[str, List[int]]]) -> Optional[str]:
+    """Name of the arch in ``archs`` (a table like
+    :data:`van_mm.models.archs.ARCHS`) whose widths and depths match a
+    van_mm state dict, or None."""
+    dims, depths = widths_and_depths(state_dict)
+    return next((name for name, arch in archs.items()
+                 if arch['embed_dims'] == dims and arch['depths'] == depths),
+                None)
 
 
 def check_compatible(model: torch.nn.Module,
@@ -47,7 +52,7 @@ def check_compatible(model: torch.nn.Module,
     own = model.state_dict()
 
     def hint():
-        found = infer_arch(state_dict)
+        found = infer_arch(state_dict, getattr(model, 'arch_zoo', {}))
         return (f'the checkpoint looks like arch {found!r}' if found else
                 'the checkpoint matches no built-in arch')
 

@@ -155,9 +155,11 @@ def compare_keys(own: Dict[str, torch.Tensor],
 
 
 def misfit_message(whole: WholeModel, own: Dict[str, torch.Tensor],
-                   source: str) -> Optional[str]:
+                   source: str, archs: Dict = None) -> Optional[str]:
     """What does not fit when ``whole`` is loaded into a model with state
-    dict ``own``, or None if it fits exactly."""
+    dict ``own``, or None if it fits exactly; the arch of ``archs`` (the
+    model's backbone's ``arch_zoo``) the checkpoint's backbone has, if
+    any."""
     missing, unexpected, reshaped = compare_keys(own, whole.state_dict)
     if not (missing or unexpected or reshaped):
         return None
@@ -175,7 +177,8 @@ def misfit_message(whole: WholeModel, own: Dict[str, torch.Tensor],
         parts.append(f'{len(reshaped)} keys have other shapes ({shapes})')
     backbone = {k[len(BACKBONE):]: v for k, v in whole.state_dict.items()
                 if k.startswith(BACKBONE)}
-    arch = infer_arch(backbone) if whole.layout is not None else None
+    arch = infer_arch(backbone, archs or {}) \
+        if whole.layout is not None else None
     hint = f'; its backbone looks like VAN arch {arch!r}' if arch else ''
     return (f'{source} does not fit the model ({whole.describe()}): '
             f'{"; ".join(parts)}{hint}')
@@ -224,7 +227,8 @@ def fit_to_model(checkpoint, model: nn.Module, source: str = '<checkpoint>',
     """
     whole = convert_whole_model(checkpoint, source)
     own = model.state_dict()
-    message = misfit_message(whole, own, source)
+    archs = getattr(getattr(model, 'backbone', None), 'arch_zoo', None)
+    message = misfit_message(whole, own, source, archs)
     if message and not allow_partial:
         raise CheckpointError(
             f'{message}. Check that the config is the checkpoint\'s (task, '

@@ -12,9 +12,9 @@ import time
 
 import torch
 
-from van_mm import VAN
 from van_mm.cli.common import read_image
 from van_mm.images import to_input
+from van_mm.models import VAN
 from van_mm.synthetic import synthetic_picture
 
 

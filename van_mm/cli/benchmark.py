@@ -21,9 +21,7 @@ import json
 
 import torch
 
-from van_mm.apis import build_from_config, load_config, switch_to_deploy
-from van_mm.cli.common import require_file
-from van_mm.profiling import (
+from van_mm.analysis.profiling import (
     bf16_autocast,
     make_inputs,
     max_relative_error,
@@ -31,6 +29,8 @@ from van_mm.profiling import (
     rss_mib,
     time_cases,
 )
+from van_mm.apis import build_from_config, load_config, switch_to_deploy
+from van_mm.cli.common import require_file
 
 
 def parse_args(argv=None):

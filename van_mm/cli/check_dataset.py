@@ -9,7 +9,7 @@ Decodes each image and label map as the training pipeline would and reads
 the annotations as stored: missing and unreadable files, label maps or
 masks whose size differs from the image, labels outside the classes, boxes
 that cannot be used, and (as warnings) empty annotations
-(:mod:`van_mm.dataset_check`). Exit code 1 if any error was found.
+(:mod:`van_mm.checks.dataset`). Exit code 1 if any error was found.
 """
 import argparse
 import os
@@ -17,8 +17,8 @@ import os
 from mmengine.config import DictAction
 
 from van_mm.apis import load_config
-from van_mm.config_checks import data_problems
-from van_mm.dataset_check import (
+from van_mm.checks.config import data_problems
+from van_mm.checks.dataset import (
     build_for_check,
     check_tasks,
     ignore_index,

@@ -105,10 +105,10 @@ def close_distributed() -> None:
 
 
 def check_config_or_exit(cfg: Config, mode: str) -> None:
-    """:func:`van_mm.config_checks.check_config` for a ``'train'`` or
+    """:func:`van_mm.checks.config.check_config` for a ``'train'`` or
     ``'test'`` run; exit listing every problem, before any model or dataset
     is built."""
-    from van_mm.config_checks import ConfigCheckError, check_config
+    from van_mm.checks.config import ConfigCheckError, check_config
     try:
         check_config(cfg, mode)
     except ConfigCheckError as e:

@@ -7,12 +7,13 @@ FLOPs are multiply-adds (mmengine/fvcore convention, as the paper's), for
 one image through the network in ``tensor`` mode (no pre-processing, no
 NMS or mask pasting). Default input: 800x1280 for detectors (the paper's
 1280x800), 512x2048 for UperNet (the paper's 2048x512), 512x512 for other
-segmentors; ``--shape`` sets one size for all. See :mod:`van_mm.flops`.
+segmentors; ``--shape`` sets one size for all. See
+:mod:`van_mm.analysis.flops`.
 """
 import argparse
 
+from van_mm.analysis.flops import count
 from van_mm.apis import load_config
-from van_mm.flops import count
 
 
 def main(argv=None):

@@ -20,7 +20,7 @@ from van_mm.cli.common import (
     tool_parser,
     train,
 )
-from van_mm.mixed_precision import AMP_DTYPES, amp_optim_wrapper
+from van_mm.engine.mixed_precision import AMP_DTYPES, amp_optim_wrapper
 
 
 def parse_args(argv=None):

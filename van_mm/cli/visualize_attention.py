@@ -10,13 +10,17 @@
 two-stage detector (``--config``), the most frequent class of a segmentor
 (``--config``) or the top class of a classifier (``--arch`` with a
 checkpoint that has a linear head, e.g. an official ``.pth.tar``); see
-:mod:`van_mm.attention`. Maps are upsampled to the image and drawn over it
-with matplotlib; the PNG is the image followed by one panel per stage, each
-the image's size.
+:mod:`van_mm.analysis.attention`. Maps are upsampled to the image and
+drawn over it with matplotlib; the PNG is the image followed by one panel
+per stage, each the image's size.
 """
 import argparse
 
-from van_mm.attention import arch_targets, attention_maps, config_targets
+from van_mm.analysis.attention import (
+    arch_targets,
+    attention_maps,
+    config_targets,
+)
 from van_mm.checkpoint import CheckpointError
 from van_mm.cli.common import cli_message, read_image, require_file
 

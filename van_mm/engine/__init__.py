@@ -5,7 +5,9 @@ from the newest readable one, saving on SIGTERM/SIGINT, resuming the exact
 run, stopping on a non-finite loss, and skipping (and counting) unreadable
 samples. The tools add all of it to every config
 (:mod:`van_mm.engine.safeguards`); the hooks and the dataset wrapper are in
-van_mm's registries for configs that list them themselves."""
+van_mm's registries for configs that list them themselves. Also the
+optimizer wrapper for bfloat16 training on a CPU
+(:mod:`van_mm.engine.mixed_precision`)."""
 from .bad_samples import (
     GuardedDataset,
     TooManyUnreadableSamples,
@@ -22,12 +24,14 @@ from .checkpointing import (
     read_checkpoint_info,
 )
 from .divergence import DivergenceError, NonFiniteLossHook
+from .mixed_precision import AutocastOptimWrapper
 from .preemption import STOP_EXIT_CODE, StopOnSignalHook, TrainingInterrupted
 from .resume_state import ResumeStateHook
 from .safeguards import add_test_safeguards, add_training_safeguards
 
 __all__ = [
-    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CheckpointFitHook',
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'AutocastOptimWrapper',
+    'CheckpointFitHook',
     'CheckpointInfo',
     'DivergenceError', 'GuardedDataset', 'NonFiniteLossHook',
     'ResumeStateHook', 'STOP_EXIT_CODE', 'StopOnSignalHook',

@@ -5,10 +5,11 @@
 :func:`van_mm.export.export_onnx` with the config's PyTorch model as its
 host: its ``test_step`` takes and returns what the PyTorch model's does
 (so ``mmdet.apis.inference_detector``, ``mmseg.apis.inference_model`` and
-:func:`van_mm.profiling.make_inputs` run it unchanged), the network runs in
-onnxruntime and the host does what the graph leaves out with mmdet's and
-mmseg's own code: resizing logits to the original image and the arg-max
-(segmentors), anchors, box decoding, NMS and the RoI heads (detectors).
+:func:`van_mm.analysis.profiling.make_inputs` run it unchanged), the
+network runs in onnxruntime and the host does what the graph leaves out
+with mmdet's and mmseg's own code: resizing logits to the original image
+and the arg-max (segmentors), anchors, box decoding, NMS and the RoI heads
+(detectors).
 """
 import json
 from typing import Dict, List, Optional, Sequence

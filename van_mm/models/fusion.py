@@ -1,12 +1,12 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
-"""Layers and helpers for inference-only (deploy) models: folding BatchNorm
-and per-channel scales into convolutions, a dilated depth-wise conv computed
+"""Helpers for inference-only (deploy) models: folding BatchNorm and
+per-channel scales into convolutions, a dilated depth-wise conv computed
 phase by phase, and a convolutional MLP computed in bands of rows.
 
-Generic: nothing here knows VAN. ``VAN.switch_to_deploy`` (and each VAN
-module's own ``switch_to_deploy``) use them.
+Generic: nothing here knows VAN or the machine. ``VAN(deploy=True)`` and
+``VAN.switch_to_deploy`` use them; what suits a given CPU (the band size)
+is chosen by the caller (:func:`van_mm.apis.switch_to_deploy`).
 """
-import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -44,7 +44,7 @@ def fuse_conv(conv: nn.Conv2d,
     fused = nn.Conv2d(
         conv.in_channels, conv.out_channels, conv.kernel_size,
         stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
-        groups=conv.groups, bias=True).to(w.device)
+        groups=conv.groups, bias=True, device=w.device, dtype=w.dtype)
     fused.weight.copy_(w)
     fused.bias.copy_(b)
     return fused
@@ -57,57 +57,42 @@ def bn_affine(bn: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
     return scale.detach(), (bn.bias - bn.running_mean * scale).detach()
 
 
-class PhaseSplitDWConv(nn.Module):
-    """A dilated depth-wise conv computed as a dense one on the input's
-    dilation phases (space-to-batch, as in TensorFlow's atrous conv).
+def phase_split_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(x)`` for a dilated depth-wise ``conv`` (stride 1, "same"
+    padding ``dilation * (kernel_size - 1) // 2``), computed as a dense
+    depth-wise conv on the input's dilation phases (space-to-batch, as in
+    TensorFlow's atrous conv).
 
     With dilation d, output pixel (d*a + p, d*b + q) only sees input pixels
     of the same phase (p, q). Each phase grid is convolved with the same
     kernel without dilation; the d*d phases ride along as channels, so one
     depth-wise conv over ``d*d*C`` channels replaces the dilated one, which
-    oneDNN runs about 5x slower on CPU. Same sums, other order: outputs
-    equal to float rounding.
-
-    Args:
-        conv (nn.Conv2d): A depth-wise conv with stride 1 and "same"
-            padding ``dilation * (kernel_size - 1) // 2``.
+    oneDNN runs several times slower on a CPU (docs/speed.md). Same sums,
+    other order: equal to float rounding. The conv's own weights are used,
+    so a model's state dict does not depend on this choice.
     """
-
-    def __init__(self, conv: nn.Conv2d):
-        super().__init__()
-        k, d = conv.kernel_size[0], conv.dilation[0]
-        assert conv.groups == conv.in_channels == conv.out_channels
-        assert conv.stride == (1, 1)
-        assert conv.padding == (d * (k - 1) // 2, ) * 2
-        self.dilation = d
-        self.channels = conv.in_channels
-        phases = d * d
-        # channel (p * d + q) * C + c of the phase tensor is channel c of
-        # phase (p, q)
-        self.weight = nn.Parameter(
-            conv.weight.detach().repeat(phases, 1, 1, 1))
-        self.bias = nn.Parameter(conv.bias.detach().repeat(phases))
-        self.padding = k // 2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d, C = self.dilation, self.channels
-        B, _, H, W = x.shape
-        channels_last = x.is_contiguous(memory_format=torch.channels_last)
-        pad_h, pad_w = -H % d, -W % d
-        if pad_h or pad_w:  # zeros, as the conv's own padding
-            x = F.pad(x, (0, pad_w, 0, pad_h))
-        Hd, Wd = (H + pad_h) // d, (W + pad_w) // d
-        # NHWC (B, Hd, p, Wd, q, C) -> (B, Hd, Wd, p, q, C): phases as
-        # channels, viewed back as a channels_last NCHW tensor
-        x = x.permute(0, 2, 3, 1).reshape(B, Hd, d, Wd, d, C)
-        x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, Hd, Wd, d * d * C)
-        x = F.conv2d(x.permute(0, 3, 1, 2), self.weight, self.bias,
-                     padding=self.padding, groups=d * d * C)
-        x = x.permute(0, 2, 3, 1).reshape(B, Hd, Wd, d, d, C)
-        x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, Hd * d, Wd * d, C)
-        x = x[:, :H, :W].permute(0, 3, 1, 2)
-        return x.contiguous(memory_format=torch.channels_last
-                            if channels_last else torch.contiguous_format)
+    k, d = conv.kernel_size[0], conv.dilation[0]
+    C = conv.in_channels
+    assert conv.groups == C == conv.out_channels and conv.stride == (1, 1)
+    assert conv.padding == (d * (k - 1) // 2, ) * 2
+    B, _, H, W = x.shape
+    channels_last = x.is_contiguous(memory_format=torch.channels_last)
+    pad_h, pad_w = -H % d, -W % d
+    if pad_h or pad_w:  # zeros, as the conv's own padding
+        x = F.pad(x, (0, pad_w, 0, pad_h))
+    Hd, Wd = (H + pad_h) // d, (W + pad_w) // d
+    # NHWC (B, Hd, p, Wd, q, C) -> (B, Hd, Wd, p, q, C): phases as
+    # channels, viewed back as a channels_last NCHW tensor; channel
+    # (p * d + q) * C + c of the phase tensor is channel c of phase (p, q)
+    x = x.permute(0, 2, 3, 1).reshape(B, Hd, d, Wd, d, C)
+    x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, Hd, Wd, d * d * C)
+    x = F.conv2d(x.permute(0, 3, 1, 2), conv.weight.repeat(d * d, 1, 1, 1),
+                 conv.bias.repeat(d * d), padding=k // 2, groups=d * d * C)
+    x = x.permute(0, 2, 3, 1).reshape(B, Hd, Wd, d, d, C)
+    x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, Hd * d, Wd * d, C)
+    x = x[:, :H, :W].permute(0, 3, 1, 2)
+    return x.contiguous(memory_format=torch.channels_last
+                        if channels_last else torch.contiguous_format)
 
 
 @dataclass(frozen=True)
@@ -118,45 +103,11 @@ class RowBands:
     computed in bands of about ``band_bytes`` each, small enough to stay in
     a CPU core's cache through ``fc1``, the 3x3 depth-wise conv, the
     activation and ``fc2``. What pays depends on the cache sizes, so the
-    caller that knows the device chooses (:func:`cpu_row_bands`).
+    caller that knows the device chooses
+    (:func:`van_mm.apis.cpu_row_bands`).
     """
     band_bytes: int
     above_bytes: int
-
-
-def _cache_bytes(level: int, default: int) -> int:
-    """Size of cpu0's data/unified cache of this level (Linux sysfs)."""
-    root = '/sys/devices/system/cpu/cpu0/cache'
-    try:
-        for index in sorted(os.listdir(root)):
-            path = os.path.join(root, index)
-            with open(os.path.join(path, 'level')) as f:
-                if int(f.read()) != level:
-                    continue
-            with open(os.path.join(path, 'type')) as f:
-                if f.read().strip() == 'Instruction':
-                    continue
-            with open(os.path.join(path, 'size')) as f:
-                size = f.read().strip()
-            units = {'K': 2**10, 'M': 2**20, 'G': 2**30}
-            return int(size[:-1]) * units[size[-1]] if size[-1] in units \
-                else int(size)
-    except (OSError, ValueError, KeyError):
-        pass
-    return default
-
-
-def cpu_row_bands() -> RowBands:
-    """Bands for this machine's CPU: one L2 cache per band, for hidden
-    tensors over four of them.
-
-    Measured on a 2-core AMD EPYC (2 MiB L2, 32 MiB L3), VAN-B2 at 512x512
-    in channels_last: stage 1's MLP (hidden tensor 32 MiB) 50.9 -> 21.1 ms,
-    stage 2's (16 MiB) 32.9 -> 17.6 ms; stage 3's (5 MiB) was fastest
-    whole (9.4 ms).
-    """
-    l2 = _cache_bytes(2, default=2 * 2**20)
-    return RowBands(band_bytes=l2, above_bytes=4 * l2)
 
 
 def conv_mlp_in_bands(x: torch.Tensor, fc1: nn.Conv2d, dwconv: nn.Conv2d,

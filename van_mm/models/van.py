@@ -6,7 +6,7 @@ Guo et al., "Visual Attention Network", 2022
 The maths follows the official VAN-Classification code exactly; the module
 layout is van_mm's own (``stages.{i}.patch_embed / blocks / norm``) and
 :mod:`van_mm.checkpoint` maps published checkpoints onto it. The archs
-b0-b6 are the table of :mod:`van_mm.archs`. Each module's
+b0-b6 are the table of :mod:`van_mm.models.archs`. Each module's
 ``switch_to_deploy`` turns it into an inference-only equivalent with the
 layers of :mod:`van_mm.models.fusion`.
 """
@@ -23,14 +23,15 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from van_mm.archs import ARCHS, parse_arch
+from van_mm import compat
 from van_mm.checkpoint import load_pretrained
+from van_mm.models.archs import ARCHS, parse_arch
 from van_mm.models.fusion import (
-    PhaseSplitDWConv,
     RowBands,
     bn_affine,
     conv_mlp_in_bands,
     fuse_conv,
+    phase_split_conv,
 )
 from van_mm.registry import register_model
 
@@ -50,6 +51,11 @@ class LKA(nn.Module):
 
     Args:
         dims (int): Channels C. Input and output are (B, C, H, W).
+
+    Attributes:
+        phase_split (bool): Compute the dilated conv on its dilation phases
+            (:func:`~van_mm.models.fusion.phase_split_conv`): same result,
+            faster in oneDNN. Set by deploy mode.
     """
 
     def __init__(self, dims: int):
@@ -61,15 +67,18 @@ class LKA(nn.Module):
             dims, dims, 7, padding=9, dilation=3, groups=dims)
         # 1x1 conv: channel adaptability.
         self.conv1 = nn.Conv2d(dims, dims, 1)
+        self.phase_split = False
 
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
         """The map ``attn`` that multiplies ``x``; shape (B, C, H, W)."""
         attn = self.conv0(x)
-        if _bf16_channels_last_on_cpu(attn) and attn.requires_grad:
-            # torch 2.13's CPU kernel of a dilated depth-wise conv computes
-            # wrong weight gradients for bfloat16 in channels_last (relative
-            # error about 1.4, sometimes NaN; forward and input gradients
-            # are right): this conv runs in the contiguous layout then.
+        if self.phase_split:
+            attn = phase_split_conv(attn, self.conv_spatial)
+        elif compat.DILATED_DWCONV_BF16_GRAD_BUG and attn.requires_grad and \
+                _bf16_channels_last_on_cpu(attn):
+            # the installed torch's CPU kernel gets this conv's weight
+            # gradient wrong in bfloat16 channels_last (van_mm.compat): it
+            # runs in the contiguous layout then
             attn = self.conv_spatial(attn.contiguous()).contiguous(
                 memory_format=torch.channels_last)
         else:
@@ -150,6 +159,10 @@ class VANBlock(nn.Module):
         norm_cfg (dict): Config of the two BN layers.
             Defaults to ``dict(type='BN')``.
         layer_scale_init (float): Initial layer scale. Defaults to 1e-2.
+        deploy (bool): Build the inference-only form that
+            :meth:`switch_to_deploy` makes (no norms, no layer scales, a
+            ``shortcut_scale`` buffer), to load its state dict.
+            Defaults to False.
     """
 
     def __init__(self,
@@ -158,19 +171,26 @@ class VANBlock(nn.Module):
                  drop: float = 0.,
                  drop_path: float = 0.,
                  norm_cfg: Dict = dict(type='BN'),
-                 layer_scale_init: float = 1e-2):
+                 layer_scale_init: float = 1e-2,
+                 deploy: bool = False):
         super().__init__()
-        self.norm1 = build_norm_layer(norm_cfg, dims)[1]
         self.attn = SpatialAttention(dims)
-        self.norm2 = build_norm_layer(norm_cfg, dims)[1]
         self.mlp = ConvMlp(dims, int(dims * mlp_ratio), drop)
+        self.deploy = deploy
+        if deploy:
+            self.mlp.deploy = True
+            self.attn.spatial_gating_unit.phase_split = True
+            self.drop_path = nn.Identity()
+            self.register_buffer('shortcut_scale', torch.ones(dims, 1, 1))
+            return
+        self.norm1 = build_norm_layer(norm_cfg, dims)[1]
+        self.norm2 = build_norm_layer(norm_cfg, dims)[1]
         self.drop_path = (DropPath(drop_path)
                           if drop_path > 0 else nn.Identity())
         self.layer_scale_1 = nn.Parameter(torch.full((dims, ),
                                                      layer_scale_init))
         self.layer_scale_2 = nn.Parameter(torch.full((dims, ),
                                                      layer_scale_init))
-        self.deploy = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.deploy:
@@ -191,10 +211,11 @@ class VANBlock(nn.Module):
     def switch_to_deploy(self, mlp_bands: Optional[RowBands] = None,
                          phase_split: bool = True):
         """Fold ``norm1``/``norm2`` (eval statistics) and the layer scales
-        into the 1x1 convs around them; with ``phase_split``, compute LKA's
-        dilated conv phase by phase (:class:`PhaseSplitDWConv`); with
+        into the 1x1 convs around them (once), and choose how the deployed
+        block computes: with ``phase_split``, LKA's dilated conv phase by
+        phase (:func:`~van_mm.models.fusion.phase_split_conv`); with
         ``mlp_bands``, large MLP inputs in bands of rows
-        (:func:`conv_mlp_in_bands`). Inference only.
+        (:func:`~van_mm.models.fusion.conv_mlp_in_bands`). Inference only.
 
         With ``norm1(x) = s * x + t`` and layer scale ``l``, the attention
         branch ``x + l * (proj_2(LKA(...)) + norm1(x))`` becomes
@@ -203,26 +224,23 @@ class VANBlock(nn.Module):
         branch becomes ``x + mlp'(x)`` with ``fc1`` absorbing ``norm2`` and
         ``fc2`` absorbing ``l2``.
         """
-        if self.deploy:
-            return
-        s1, t1 = bn_affine(self.norm1)
-        s2, t2 = bn_affine(self.norm2)
-        ls1, ls2 = self.layer_scale_1.detach(), self.layer_scale_2.detach()
         attn, mlp = self.attn, self.mlp
-        attn.proj_1 = fuse_conv(attn.proj_1, in_scale=s1, in_shift=t1)
-        attn.proj_2 = fuse_conv(attn.proj_2, out_scale=ls1,
-                                out_shift=ls1 * t1)
-        mlp.fc1 = fuse_conv(mlp.fc1, in_scale=s2, in_shift=t2)
-        mlp.fc2 = fuse_conv(mlp.fc2, out_scale=ls2)
+        if not self.deploy:
+            s1, t1 = bn_affine(self.norm1)
+            s2, t2 = bn_affine(self.norm2)
+            ls1, ls2 = self.layer_scale_1.detach(), self.layer_scale_2.detach()
+            attn.proj_1 = fuse_conv(attn.proj_1, in_scale=s1, in_shift=t1)
+            attn.proj_2 = fuse_conv(attn.proj_2, out_scale=ls1,
+                                    out_shift=ls1 * t1)
+            mlp.fc1 = fuse_conv(mlp.fc1, in_scale=s2, in_shift=t2)
+            mlp.fc2 = fuse_conv(mlp.fc2, out_scale=ls2)
+            self.register_buffer('shortcut_scale',
+                                 (1 + ls1 * s1)[:, None, None])
+            del self.norm1, self.norm2, self.layer_scale_1, self.layer_scale_2
+            self.drop_path = nn.Identity()
+            mlp.deploy = self.deploy = True
         mlp.bands = mlp_bands
-        mlp.deploy = True
-        if phase_split:
-            lka = attn.spatial_gating_unit
-            lka.conv_spatial = PhaseSplitDWConv(lka.conv_spatial)
-        self.register_buffer('shortcut_scale', (1 + ls1 * s1)[:, None, None])
-        del self.norm1, self.norm2, self.layer_scale_1, self.layer_scale_2
-        self.drop_path = nn.Identity()
-        self.deploy = True
+        attn.spatial_gating_unit.phase_split = phase_split
 
 
 class OverlapPatchEmbed(nn.Module):
@@ -234,10 +252,12 @@ class OverlapPatchEmbed(nn.Module):
         patch_size (int): Kernel size; padding is ``patch_size // 2``.
         stride (int): Down-sampling factor.
         norm_cfg (dict): Config of the BN layer.
+        deploy (bool): Build the form :meth:`switch_to_deploy` makes (a BN
+            folded into the conv). Defaults to False.
     """
 
     def __init__(self, in_channels: int, embed_dims: int, patch_size: int,
-                 stride: int, norm_cfg: Dict):
+                 stride: int, norm_cfg: Dict, deploy: bool = False):
         super().__init__()
         self.proj = nn.Conv2d(
             in_channels,
@@ -246,6 +266,8 @@ class OverlapPatchEmbed(nn.Module):
             stride=stride,
             padding=patch_size // 2)
         self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
+        if deploy and isinstance(self.norm, _BatchNorm):
+            self.norm = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.proj(x))
@@ -287,19 +309,22 @@ class VANStage(nn.Module):
         norm_cfg (dict): Config of the BN layers.
         ln_eps (float): Epsilon of the closing LayerNorm.
         with_cp (bool): Checkpoint each block's activations to save memory.
+        deploy (bool): Build the deploy form of the patch embedding and the
+            blocks.
     """
 
     def __init__(self, in_channels: int, embed_dims: int, depth: int,
                  mlp_ratio: float, patch_size: int, stride: int,
                  drop_paths: Sequence[float], drop: float, norm_cfg: Dict,
-                 ln_eps: float, with_cp: bool):
+                 ln_eps: float, with_cp: bool, deploy: bool = False):
         super().__init__()
         self.with_cp = with_cp
         self.patch_embed = OverlapPatchEmbed(in_channels, embed_dims,
-                                             patch_size, stride, norm_cfg)
+                                             patch_size, stride, norm_cfg,
+                                             deploy)
         self.blocks = nn.ModuleList([
-            VANBlock(embed_dims, mlp_ratio, drop, drop_paths[j], norm_cfg)
-            for j in range(depth)
+            VANBlock(embed_dims, mlp_ratio, drop, drop_paths[j], norm_cfg,
+                     deploy=deploy) for j in range(depth)
         ])
         self.norm = ChannelLayerNorm(embed_dims, eps=ln_eps)
 
@@ -354,6 +379,11 @@ class VAN(BaseModule):
             known to :mod:`van_mm.checkpoint` (e.g. the official
             VAN-Classification ``.pth.tar``). Defaults to None (random init
             as in the official code).
+        deploy (bool): Build the inference-only model that
+            :meth:`switch_to_deploy` makes of a trained one (BN and layer
+            scales folded into the convolutions), e.g. to load a state dict
+            saved from such a model. It runs in eval mode and cannot train.
+            Defaults to False.
 
     Shapes:
         Input (B, in_channels, H, W) with any H, W. Output: a tuple with one
@@ -385,9 +415,10 @@ class VAN(BaseModule):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  channels_last: bool = False,
-                 init_cfg: Optional[Dict] = None):
+                 init_cfg: Optional[Dict] = None,
+                 deploy: bool = False):
         super().__init__(init_cfg=init_cfg)
-        self.deploy = False  # see switch_to_deploy
+        self.deploy = deploy
         self.channels_last = channels_last
         self.arch_settings = self.parse_arch(arch)
         self.embed_dims = self.arch_settings['embed_dims']
@@ -424,12 +455,16 @@ class VAN(BaseModule):
                     drop=drop_rate,
                     norm_cfg=norm_cfg,
                     ln_eps=ln_eps,
-                    with_cp=with_cp))
+                    with_cp=with_cp,
+                    deploy=deploy))
         self._freeze_stages()
+        if deploy:
+            self.eval()
 
     @staticmethod
     def parse_arch(arch: Union[str, Dict]) -> Dict[str, List]:
-        """Resolve an arch name or dict (:func:`van_mm.archs.parse_arch`)."""
+        """Resolve an arch name or dict
+        (:func:`van_mm.models.archs.parse_arch`)."""
         return parse_arch(arch)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
@@ -448,21 +483,25 @@ class VAN(BaseModule):
     def switch_to_deploy(self, mlp_bands: Optional[RowBands] = None,
                          phase_split: bool = True):
         """Fold every BatchNorm and layer scale into the convolutions next to
-        them (:meth:`VANBlock.switch_to_deploy`) for faster inference.
+        them (:meth:`VANBlock.switch_to_deploy`) for faster inference, and
+        choose how the deployed model computes (called again on a deployed
+        model, only that).
 
         Uses the BN running statistics, so call it after loading weights;
         the model is put in eval mode and cannot be trained afterwards.
-        Outputs match the normal eval-mode forward to float rounding.
+        Outputs match the normal eval-mode forward to float rounding, and
+        the state dict is that of ``VAN(..., deploy=True)``.
 
         Args:
             mlp_bands (RowBands, optional): Compute large MLP inputs in
                 bands of rows that fit the CPU's cache
-                (:func:`van_mm.models.fusion.cpu_row_bands` for the CPU this
-                runs on). Defaults to None: whole tensors, as on a GPU.
+                (:func:`van_mm.apis.cpu_row_bands` for the CPU this runs
+                on). Defaults to None: whole tensors, as on a GPU.
             phase_split (bool): Compute LKA's dilated depth-wise conv on its
-                dilation phases (:class:`PhaseSplitDWConv`), which oneDNN
-                runs faster; onnxruntime runs the dilated conv itself faster
-                (``docs/speed.md``). Defaults to True.
+                dilation phases (:func:`~van_mm.models.fusion.
+                phase_split_conv`), which oneDNN runs faster; onnxruntime
+                runs the dilated conv itself faster (``docs/speed.md``).
+                Defaults to True.
         """
         self.eval()
         for stage in self.stages:

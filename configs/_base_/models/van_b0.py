@@ -1,6 +1,6 @@
 # VAN-B0 ("tiny", Table 5 of the paper): its name, ImageNet weights and
 # stage widths. Weights: the official VAN-Classification ImageNet-1K
-# checkpoint, 75.4% top-1 (van_mm.pretrained, 'van_b0.in1k').
+# checkpoint, 75.4% top-1 (van_mm.checkpoint.pretrained, 'van_b0.in1k').
 van = dict(
     arch='b0',
     pretrained='https://huggingface.co/Visual-Attention-Network/VAN-Tiny-original/resolve/main/van_tiny_754.pth.tar',  # noqa

@@ -1,6 +1,6 @@
 # VAN-B1 ("small", Table 5 of the paper): its name, ImageNet weights and
 # stage widths. Weights: the official VAN-Classification ImageNet-1K
-# checkpoint, 81.1% top-1 (van_mm.pretrained, 'van_b1.in1k').
+# checkpoint, 81.1% top-1 (van_mm.checkpoint.pretrained, 'van_b1.in1k').
 van = dict(
     arch='b1',
     pretrained='https://huggingface.co/Visual-Attention-Network/VAN-Small-original/resolve/main/van_small_811.pth.tar',  # noqa

@@ -1,6 +1,6 @@
 # VAN-B3 ("large", Table 5 of the paper): its name, ImageNet weights and
 # stage widths. Weights: the official VAN-Classification ImageNet-1K
-# checkpoint, 83.9% top-1 (van_mm.pretrained, 'van_b3.in1k').
+# checkpoint, 83.9% top-1 (van_mm.checkpoint.pretrained, 'van_b3.in1k').
 van = dict(
     arch='b3',
     pretrained='https://huggingface.co/Visual-Attention-Network/VAN-Large-original/resolve/main/van_large_839.pth.tar',  # noqa

@@ -1,7 +1,7 @@
 # VAN-B6 (Table 5 of the paper) with ImageNet-22K weights: its name,
 # weights and stage widths. Weights: the official ImageNet-22K checkpoint
-# (van_mm.pretrained, 'van_b6.in22k'), published only in the Tsinghua
-# Cloud folder that VAN-Segmentation's README links
+# (van_mm.checkpoint.pretrained, 'van_b6.in22k'), published only in the
+# Tsinghua Cloud folder that VAN-Segmentation's README links
 # (https://cloud.tsinghua.edu.cn/d/0100f0cea37d41ba8d08/): download
 # van_b6_22k.pth into pretrained/, as the official configs name it.
 van = dict(

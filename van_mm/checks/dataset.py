@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.config import Config
 
-from van_mm.config_checks import leaf_datasets
+from van_mm.checks.config import leaf_datasets
 
 KINDS = ('missing', 'unreadable', 'size mismatch',
          'labels outside the classes', 'inconsistent', 'empty annotation')

@@ -9,7 +9,7 @@ wrongly; a missing annotation file fails after the model is built. These
 checks read only the config (and a dataset class's ``METAINFO``) and name
 the key, its value and the value that fits:
 
-* the VAN backbone's stage widths for its arch (:mod:`van_mm.archs`) and
+* the VAN backbone's stage widths for its arch (:mod:`van_mm.models.archs`) and
   ``out_indices`` against the neck's ``in_channels`` (FPN, PAFPN,
   ChannelMapper) and, without a neck, against the decode and auxiliary
   heads' ``in_channels``/``in_index`` (UperNet, FCN, Light-Ham); with a
@@ -27,7 +27,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from van_mm.archs import parse_arch
+from van_mm.models.archs import parse_arch
 
 VAN_TYPES = ('VAN', 'van_mm.VAN')
 
