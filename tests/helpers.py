@@ -425,8 +425,9 @@ def script_ok(args, cwd, timeout=900, env=None):
 
 def fresh_venv(root: Path) -> Tuple[str, Path]:
     """A new virtual environment over this one's packages (the stack's:
-    what ``--system-site-packages`` gives a venv over an installed
-    stack); its interpreter and its own site-packages."""
+    what ``--system-site-packages`` gives a venv over an installed stack,
+    without this environment's own .pth files, such as an editable
+    van_mm); its interpreter and its own site-packages."""
     venv = root / 'venv'
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip',
                     str(venv)], check=True)
@@ -435,12 +436,19 @@ def fresh_venv(root: Path) -> Tuple[str, Path]:
         [python, '-c', 'import site; print(site.getsitepackages()[0])'],
         capture_output=True, text=True, check=True).stdout.strip())
     outer = [p for p in site.getsitepackages() if os.path.isdir(p)]
-    (own / 'stack_env.pth').write_text('import site; ' + '; '.join(
-        f'site.addsitedir({p!r})' for p in outer) + '\n')
+    (own / 'stack_env.pth').write_text(''.join(f'{p}\n' for p in outer))
     return python, own
+
+
+def newcomer_env(**extra):
+    """The environment of a newcomer's process: no PYTHONPATH pointing at
+    this checkout."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    return dict(env, **extra)
 
 
 def pip_into(python: str, *args) -> subprocess.CompletedProcess:
     """This environment's pip, working on the environment of ``python``."""
     return subprocess.run([sys.executable, '-m', 'pip', '--python', python,
-                           *args], capture_output=True, text=True)
+                           *args], capture_output=True, text=True,
+                          env=newcomer_env())

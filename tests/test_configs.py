@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from helpers import CONFIGS, REPO, load
+from helpers import CONFIGS, REPO, load, newcomer_env
 
 ALL_CONFIGS = sorted(
     os.path.relpath(p, CONFIGS)
@@ -48,7 +48,7 @@ def test_every_config_loads_and_builds_in_a_fresh_venv(newcomer_python):
     VAN-B0 backbone builds (the B0-B3 configs of a framework give one)."""
     out = subprocess.run(
         [newcomer_python, '-c', SCRIPT, *ALL_CONFIGS], cwd=CONFIGS,
-        env=dict(os.environ, PYTHONPATH=os.path.join(REPO, 'tests')),
+        env=newcomer_env(PYTHONPATH=os.path.join(REPO, 'tests')),
         capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = [line.split() for line in out.stdout.splitlines()]
@@ -63,7 +63,7 @@ def test_install_check_passes_in_a_fresh_venv(newcomer_python):
     """scripts/install.sh ends with this check."""
     out = subprocess.run(
         [newcomer_python, 'scripts/check_install.py'], cwd=REPO,
-        capture_output=True, text=True, timeout=600)
+        env=newcomer_env(), capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert '2 configs load' in out.stdout
 
@@ -81,7 +81,7 @@ def test_install_check_fails_loudly_on_a_config_that_cannot_load(
                    "'./with_import.py']\n")
     out = subprocess.run(
         [newcomer_python, 'scripts/check_install.py', str(bad)], cwd=REPO,
-        capture_output=True, text=True, timeout=600)
+        env=newcomer_env(), capture_output=True, text=True, timeout=600)
     assert out.returncode == 1
     assert 'cannot load these configs' in out.stderr
     assert 'imports_in_config.py' in out.stderr

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from helpers import fresh_venv, pip_into
+from helpers import fresh_venv, newcomer_env, pip_into
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +37,14 @@ def test_a_wheel_installs_van_mm_only_and_uninstalls_without_a_trace(
     assert installed <= recorded  # pip knows every file it added
     started = subprocess.run(
         [python, '-X', 'importtime', '-c', 'pass'], capture_output=True,
-        text=True)
+        text=True, env=newcomer_env())
     assert 'van_mm' not in started.stderr  # nothing of van_mm at start-up
 
     out = pip_into(python, 'uninstall', '-y', 'van-mm')
     assert out.returncode == 0, out.stderr[-2000:]
     assert sorted(os.listdir(site_packages)) == before
     started = subprocess.run([python, '-c', 'pass'], capture_output=True,
-                             text=True)
+                             text=True, env=newcomer_env())
     assert (started.returncode, started.stdout, started.stderr) == (0, '', '')
 
 
@@ -147,15 +147,14 @@ def test_a_users_config_trains_and_tests_with_the_frameworks_own_tools(
     shutil.copytree(workspace / 'data', tmp_path / 'data',
                     ignore=shutil.ignore_patterns('*panoptic*'))
     (tmp_path / 'my_config.py').write_text(textwrap.dedent(config))
+    env = newcomer_env(OMP_NUM_THREADS='2')
     tools = subprocess.run(
         [newcomer_python, '-c', f'import os, {scope}, van_mm; print(os.path.'
          f'join(os.path.dirname({scope}.__file__), ".mim", "tools")); '
          'print(van_mm.__file__)'],
-        cwd=tmp_path, capture_output=True, text=True, check=True
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     assert '/venv/' in tools[1] and 'site-packages' in tools[1], tools
-    env = dict(os.environ, OMP_NUM_THREADS='2')
-    env.pop('PYTHONPATH', None)
 
     def run(tool, *args):
         out = subprocess.run(
