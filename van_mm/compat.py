@@ -45,10 +45,13 @@ removed. ``setuptools<81`` is a declared requirement of van_mm (and
 installed by ``scripts/install.sh``), so that configs load before anything
 imports van_mm, as in mmdet's and mmseg's own tools;
 :data:`PKG_RESOURCES_MISSING` is what van_mm's tools say where it is
-missing anyway.
+missing anyway. mmengine imports and reloads ``pkg_resources`` for every
+such base, and setuptools 80 warns each time that its API is deprecated:
+once van_mm is imported that one warning is not shown again.
 """
 import functools
 import logging
+import warnings
 
 import numpy as np
 import torch
@@ -201,6 +204,9 @@ def apply() -> None:
     if _applied:
         return
     _applied = True
+
+    warnings.filterwarnings('ignore', 'pkg_resources is deprecated as an API',
+                            UserWarning)
 
     from mmengine.logging.history_buffer import HistoryBuffer
     HistoryBuffer.__reduce__ = _history_buffer_reduce
