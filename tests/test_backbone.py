@@ -93,10 +93,11 @@ def test_syncbn_norm_cfg_builds_syncbn():
 
 
 def test_frozen_stages_stop_grad_and_keep_bn_eval():
-    model = VAN(arch='b0', frozen_stages=2)
+    """frozen_stages=1 freezes stages 0 and 1 (mmpretrain's meaning)."""
+    model = VAN(arch='b0', frozen_stages=1)
     model.train()
     for i, stage in enumerate(model.stages):
-        frozen = i < 2
+        frozen = i <= 1
         assert all(p.requires_grad != frozen for p in stage.parameters())
         bns = [m for m in stage.modules() if isinstance(m, _BatchNorm)]
         assert all(bn.training != frozen for bn in bns)
