@@ -21,6 +21,9 @@ def version():
 
 
 DEPLOY = ['onnx>=1.23', 'onnxruntime>=1.30', 'onnxscript>=0.7']
+# --backend openvino[-bf16]: OpenVINO's CPU plugin runs the exported ONNX
+# files (tested with 2026.4.1: cp311/cp312 manylinux wheels, numpy<2.6)
+OPENVINO = ['openvino>=2026.0']
 
 setup(
     name='van-mm',
@@ -47,8 +50,11 @@ setup(
         # tools/export_onnx.py, --backend onnxruntime (torch.onnx's
         # exporter needs onnx and onnxscript)
         'deploy': DEPLOY,
+        # the deploy extra and OpenVINO; int8 files (tools/quantize.py)
+        # need only onnxruntime's quantizer, part of the deploy extra
+        'openvino': DEPLOY + OPENVINO,
         # transformers 5 dropped models/deprecated/van (HF equality tests);
-        # the deploy packages for the export tests
-        'tests': ['pytest', 'transformers>=4.30,<5'] + DEPLOY,
+        # the deploy packages and OpenVINO for the export and engine tests
+        'tests': ['pytest', 'transformers>=4.30,<5'] + DEPLOY + OPENVINO,
     },
 )

@@ -20,6 +20,7 @@
 #   the test extra: pytest, ruff, tensorboard and transformers<5 (the last
 #     release line with HuggingFace's VAN, for the equality tests), and the
 #     deploy extra's onnx, onnxruntime and onnxscript (the export tests)
+#     and the openvino extra's openvino (the OpenVINO backend's tests)
 #   van_mm itself, editable
 #
 # Whichever way mmcv arrives, the environment ends the same: the mmcv build
@@ -34,7 +35,7 @@ MMCV_VERSION=2.1.0
 STACK=(mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0
        "setuptools<81" ftfy regex safetensors captum
        pytest ruff tensorboard "transformers<5"  # from here: test extra
-       "onnx>=1.23" "onnxruntime>=1.30" "onnxscript>=0.7")
+       "onnx>=1.23" "onnxruntime>=1.30" "onnxscript>=0.7" "openvino>=2026.0")
 export PIP_ROOT_USER_ACTION=ignore
 pip_() { "$PY" -m pip install --no-input "$@"; }
 say() { printf '\n[van-mm install] %s\n' "$*"; }

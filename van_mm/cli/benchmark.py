@@ -3,18 +3,22 @@
 
     python tools/benchmark.py CONFIG [--backbone] [--checkpoint CKPT]
         [--shape H W] [--batch N] [--deploy] [--channels-last] [--compile]
-        [--bf16] [--backend pytorch|onnxruntime] [--onnx FILE] [--repeat N]
-        [--warmup N] [--device cpu|cuda]
+        [--bf16] [--backend pytorch|onnxruntime|openvino|openvino-bf16]
+        [--onnx FILE] [--repeat N] [--warmup N] [--device cpu|cuda]
 
 Warm-up runs, then ``--repeat`` timed runs under ``torch.inference_mode``:
-median latency, interquartile spread, images/s and peak memory (CUDA:
-max allocated; CPU: the process's peak resident set during the timed runs,
+median latency, interquartile spread, images/s and peak memory (CUDA: max
+allocated; CPU: the process's peak resident set during the timed runs,
 weights included). A whole detector/segmentor runs ``test_step`` (pre- and
 post-processing included); ``--backbone`` times ``model.backbone`` on a
-float tensor. Random weights unless ``--checkpoint``. ``--backend
-onnxruntime`` runs the network in onnxruntime: the file of ``--onnx``
-(``tools/export_onnx.py``), or the model exported for this input first;
-pre- and post-processing stay as in PyTorch.
+float tensor. Random weights unless ``--checkpoint``. ``--backend`` runs
+the network in an inference engine (onnxruntime; OpenVINO in fp32, or in
+bf16 on a CPU that has it): the file of ``--onnx``
+(``tools/export_onnx.py``, or an int8 file of ``tools/quantize.py``), or
+the model exported for this input first and checked in onnxruntime and in
+the engine; pre- and post-processing stay as in PyTorch. With
+``--backbone``, ``--bf16`` and ``--backend`` also report the largest
+relative error of the stage outputs against the fp32 PyTorch model.
 """
 import argparse
 import json
@@ -54,8 +58,7 @@ def parse_args(argv=None):
                         'reports the error against fp32')
     add_backend_flag(parser, 'the file of --onnx')
     parser.add_argument('--onnx', help='with --backend: the exported model '
-                        '(onnxruntime: by default exported for this input '
-                        'first)')
+                        '(default: exported for this input first)')
     parser.add_argument('--repeat', type=int, default=20,
                         help='timed runs (20)')
     parser.add_argument('--warmup', type=int, default=3,
@@ -76,23 +79,23 @@ def deployed(model, args):
     if args.onnx:
         return deployed_model(model, args.onnx, args.backend, args.device,
                               '--onnx')
-    if args.backend != 'onnxruntime':
-        raise SystemExit(f'--backend {args.backend}: give the exported '
-                         'model with --onnx FILE.')
     try:
-        from van_mm.export import onnxruntime_model
-        return onnxruntime_model(model, None, tuple(args.shape),
-                                 args.batch, args.device)
+        from van_mm.export import engine_model
+        return engine_model(model, args.backend, None, tuple(args.shape),
+                            args.batch, args.device)
     except (ImportError, ValueError, RuntimeError) as e:
-        raise SystemExit(f'--backend onnxruntime: {e}')
+        raise SystemExit(f'--backend {args.backend}: {e}')
 
 
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config)
     if args.onnx and args.backend == 'pytorch':
-        raise SystemExit('--onnx: add --backend onnxruntime.')
+        from van_mm.export.backends import BACKENDS
+        raise SystemExit(f'--onnx: add --backend ENGINE '
+                         f'({", ".join(BACKENDS)}).')
     model = build_from_config(cfg, args.backbone, args.checkpoint)
+    reference = model
     if args.backend != 'pytorch':
         model = deployed(model, args)
     model = model.to(args.device)
@@ -115,10 +118,12 @@ def main(argv=None):
     h, w = args.shape
     run = make_inputs(cfg, model, args.batch, h, w, args.backbone)
     error = None
-    if args.bf16 and args.backbone:
+    if args.backbone and (args.bf16 or args.backend != 'pytorch'):
+        ref_run = run if args.backend == 'pytorch' else make_inputs(
+            cfg, reference, args.batch, h, w, True)
         with torch.inference_mode():
-            ref = run()
-            with bf16_autocast(True, args.device):
+            ref = ref_run()
+            with bf16_autocast(args.bf16, args.device):
                 error = max_relative_error(ref, run())
 
     def timed():
@@ -145,11 +150,15 @@ def main(argv=None):
           f'{timing.spread:.1f}% of median, {args.repeat} runs), '
           f'{timing.images_per_s:.2f} images/s, peak memory {peak:.0f} MiB')
     if error is not None:
-        print(f'bf16 vs fp32: max relative error {error:.2e}')
+        what = 'bf16 vs fp32' if args.bf16 else \
+            f'{args.backend} vs PyTorch fp32'
+        print(f'{what}: max relative error {error:.2e}')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(config=args.config, backbone=args.backbone,
                            shape=[h, w], batch=args.batch, flags=flags,
                            median_s=timing.median, times_s=timing.times,
                            images_per_s=timing.images_per_s,
-                           peak_mib=peak, bf16_error=error), f, indent=2)
+                           peak_mib=peak, error=error,
+                           bf16_error=error if args.bf16 else None), f,
+                      indent=2)

@@ -65,7 +65,9 @@ def add_backend_flag(parser: argparse.ArgumentParser, what: str) -> None:
     from van_mm.export.backends import backend_names
     parser.add_argument(
         '--backend', choices=backend_names(), default='pytorch',
-        help=f'inference engine (pytorch); another one runs {what}')
+        help=f'inference engine (pytorch); another one runs {what}: '
+        'onnxruntime, OpenVINO in fp32 (openvino) or in bf16 on a CPU that '
+        'has it (openvino-bf16)')
 
 
 def deployed_model(host, path: str, backend: str, device: str = 'cpu',

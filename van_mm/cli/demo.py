@@ -4,7 +4,8 @@ pictures.
 
     python tools/demo.py IMAGE_OR_DIR CONFIG CHECKPOINT [--out FILE_OR_DIR]
         [--device cpu] [--score-thr 0.3] [--allow-partial-load]
-        [--backend onnxruntime --onnx FILE] [--print]
+        [--backend onnxruntime|openvino|openvino-bf16 --onnx FILE]
+        [--print]
 
 The checkpoint loads as in ``tools/test.py`` (its backbone in any VAN
 layout, refused unless it fits the config's model; ``--allow-partial-load``
@@ -12,9 +13,10 @@ loads what fits). Detectors then go through mmdet's ``inference_detector``
 and are drawn by ``DetLocalVisualizer`` (boxes, masks, labels); segmentors
 go through mmseg's ``inference_model`` and are drawn by
 ``SegLocalVisualizer`` (colour-blended classes). For a folder, one picture
-per image is written into the ``--out`` folder. With ``--backend
-onnxruntime`` the model runs from the file of ``tools/export_onnx.py``
-(a detector whole: the host only pastes masks; CHECKPOINT gives the class
+per image is written into the ``--out`` folder. With ``--backend`` the
+model runs in an inference engine (onnxruntime, OpenVINO in fp32 or bf16)
+from the file of ``tools/export_onnx.py`` or ``tools/quantize.py`` (a
+detector whole: the host only pastes masks; CHECKPOINT gives the class
 names), for the same picture; each image's inference time is printed,
 and with ``--print`` a detector's detections at ``--score-thr`` or above.
 """

@@ -1,8 +1,10 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
-"""Export a config's model, or its backbone, to ONNX for onnxruntime.
+"""Export a config's model, or its backbone, to ONNX for onnxruntime and
+OpenVINO.
 
     python tools/export_onnx.py CONFIG [CHECKPOINT] --out FILE
         [--shape H W] [--dynamic] [--backbone] [--rtol 1e-4] [--opset N]
+        [--check openvino openvino-bf16]
 
 What the file computes (``docs/deploy.md``): a detector is exported whole,
 for one image of any size as the config's test pipeline resized it, with
@@ -18,8 +20,10 @@ compared with PyTorch: a detector's detections with ``test_step``'s at the
 ``--shape`` and at a size no multiple of 32, each resized from a larger
 original (every detection matched: same label, IoU >= 0.99, scores within
 1e-3, masks 99.9% equal); other models' outputs at ``--shape`` (with
-``--dynamic`` at three sizes), within ``--rtol``. If the check fails,
-nothing is written. The file's metadata holds what
+``--dynamic`` at three sizes), within ``--rtol``. ``--check`` runs the
+same check in more engines, each within the tolerance of its precision
+(bf16: ``van_mm.export.parity.BF16``). If a check fails, nothing is
+written. The file's metadata holds what
 ``python -m van_mm.export.runner`` (no torch) needs: the test resize and
 the class names. Random weights without CHECKPOINT.
 """
@@ -59,6 +63,11 @@ def parse_args(argv=None):
                         'accepted for a backbone or segmentor (1e-4)')
     parser.add_argument('--opset', type=int,
                         help="ONNX opset (default: torch's)")
+    from van_mm.export.backends import BACKENDS
+    parser.add_argument('--check', nargs='+', default=[], metavar='ENGINE',
+                        choices=[b for b in BACKENDS if b != 'onnxruntime'],
+                        help='check the file in these engines too (%(choices)'
+                        's), before writing it; onnxruntime always checks it')
     return parser.parse_args(argv)
 
 
@@ -88,10 +97,11 @@ def main(argv=None):
     try:
         report = export_onnx(model, args.out, tuple(args.shape),
                              args.dynamic, args.rtol, metadata, args.opset,
-                             cfg=cfg)
+                             cfg=cfg, engines=args.check)
     except ExportCheckError as e:
         raise SystemExit(f'{e} (--rtol {args.rtol:g})' if 'relative error'
-                         in str(e) else str(e))
+                         in str(e) and f'{args.rtol:g}.' in str(e)
+                         else str(e))
     except (ValueError, ImportError) as e:
         raise SystemExit(str(e))
     print(f'{report.kind} exported in {report.seconds:.0f} s: {args.out} '
@@ -100,11 +110,16 @@ def main(argv=None):
         print('  whole detector: one image of any height and width; ONNX '
               + ', '.join(f'{op} x{n}' for op, n in
                           report.operators.items()))
-    for (size, original), parity in report.detections.items():
-        print(f'  image {size[0]}x{size[1]} from {original[0]}x'
-              f'{original[1]}: {parity} (vs PyTorch test_step)')
-    for (b, h, w), error in report.errors.items():
-        agreement = report.label_agreement.get((b, h, w))
-        print(f'  input {b}x3x{h}x{w}: max relative error vs PyTorch '
-              f'{error:.1e}' + (f', labels equal at {100 * agreement:.3f}% '
-                                'of pixels' if agreement is not None else ''))
+    for engine, check in report.checks.items():
+        where = '' if engine == 'onnxruntime' else f'{engine}, '
+        for (size, original), parity in check.detections.items():
+            print(f'  {where}image {size[0]}x{size[1]} from {original[0]}x'
+                  f'{original[1]}: {parity} (vs PyTorch test_step)')
+        for (b, h, w), error in check.errors.items():
+            agreement = check.label_agreement.get((b, h, w))
+            print(f'  {where}input {b}x3x{h}x{w}: max relative error vs '
+                  f'PyTorch {error:.1e}' + (
+                      f', labels equal at {100 * agreement:.3f}% of pixels'
+                      if agreement is not None else '') + (
+                      f' (tolerance {check.tolerance.rtol:g})'
+                      if where else ''))

@@ -5,7 +5,8 @@ file.
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR]
         [--show-dir DIR] [--tta] [--allow-partial-load]
         [--cfg-options k=v ...] [--launcher ...]
-    python tools/test.py CONFIG MODEL.onnx --backend onnxruntime [...]
+    python tools/test.py CONFIG MODEL.onnx --backend onnxruntime|openvino|
+        openvino-bf16 [...]
 
 Detection configs print COCO bbox (and segm) AP through mmdet's CocoMetric
 and ``--out`` dumps the predictions to a ``.pkl`` file; segmentation configs
@@ -19,14 +20,16 @@ the keys, unless ``--allow-partial-load``. ``--tta`` tests with the config's
 ``tta_pipeline`` and ``tta_model`` (for ADE20K: the official multi-scale +
 flip protocol).
 
-``--backend onnxruntime``: the second argument is a file of
-``tools/export_onnx.py``, evaluated on the config's test set with the
-config's metrics, as the checkpoint is: the same data pipeline (mmcv
-decodes and resizes the images), mmengine's test loop and evaluator, the
-network and post-processing in the file (:mod:`van_mm.export.backends`;
-a detector's masks pasted by the torch-free runner's code). The
-config's model is built around the file for its data pre-processor and
-post-processing only; its weights are random and unused.
+``--backend ENGINE`` (onnxruntime; OpenVINO in fp32, or in bf16 on a CPU
+that has it): the second argument is a file of ``tools/export_onnx.py``
+(or an int8 file of ``tools/quantize.py``), evaluated on the config's
+test set with the config's metrics, as the checkpoint is: the same data
+pipeline (mmcv decodes and resizes the images), mmengine's test loop and
+evaluator, the network and post-processing in the file
+(:mod:`van_mm.export.backends`; a detector's masks pasted by the torch-
+free runner's code). The config's model is built around the file for its
+data pre-processor and post-processing only; its weights are random and
+unused.
 """
 from van_mm.apis import load_config, task_of, use_tta
 from van_mm.cli.common import (

@@ -1,6 +1,7 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
 """Deployment: ONNX export, and exported models run in PyTorch's place
-(the ``deploy`` extra: ``onnx``, ``onnxruntime``, ``onnxscript``).
+(the ``deploy`` extra: ``onnx``, ``onnxruntime``, ``onnxscript``; the
+``openvino`` extra adds OpenVINO).
 
 * :func:`export_onnx`: a backbone, a segmentor or a whole detector to an
   ``.onnx`` file, checked against PyTorch before it is written
@@ -11,7 +12,9 @@
   ``RoiAlign``;
 * :func:`deployed_model`: an exported file run by an inference engine
   (:data:`BACKENDS`) as its PyTorch model is run, for the tools
-  (:mod:`van_mm.export.backends`, :class:`OnnxRuntimeModel`);
+  (:mod:`van_mm.export.backends`, :class:`OnnxRuntimeModel`,
+  :class:`OpenVinoModel`), its outputs as close to PyTorch's as the
+  engine's precision allows (:mod:`van_mm.export.parity`);
 * :mod:`van_mm.export.runner`: exported models on images without torch.
 
 The names are imported on first use, so that ``van_mm.export.runner``
@@ -24,6 +27,10 @@ _WHERE = {
     'ExportReport': 'exporter',
     'ExportCheckError': 'exporter',
     'onnxruntime_model': 'exporter',
+    'engine_model': 'exporter',
+    'check_file': 'exporter',
+    'OpenVinoModel': 'openvino_runtime',
+    'Tolerance': 'parity',
     'OnnxRuntimeModel': 'runtime',
     'BACKENDS': 'backends',
     'DeployedModel': 'backends',

@@ -16,7 +16,9 @@ what the runner serves); for a segmentor, mmseg's ``postprocess_result``
 
 An engine is one subclass that opens a file and runs it on numpy arrays
 (:meth:`DeployedModel.open`, :meth:`DeployedModel.infer`), named in
-:data:`BACKENDS`.
+:data:`BACKENDS`, with the precision it computes in
+(:attr:`DeployedModel.precision`), which sets how close to PyTorch its
+outputs must be (:func:`van_mm.export.parity.tolerance`).
 """
 import importlib
 from typing import Dict, List, Tuple
@@ -30,6 +32,8 @@ from van_mm.export.runner import detections
 # --backend NAME -> the DeployedModel subclass that runs files in it
 BACKENDS = {
     'onnxruntime': 'van_mm.export.runtime.OnnxRuntimeModel',
+    'openvino': 'van_mm.export.openvino_runtime.OpenVinoModel',
+    'openvino-bf16': 'van_mm.export.openvino_runtime.OpenVinoBf16Model',
 }
 INSTALL_HINT = ("pip install 'van-mm[deploy]' (onnx, onnxruntime, "
                 'onnxscript)')
@@ -41,6 +45,20 @@ def backend_names() -> List[str]:
     return ['pytorch', *BACKENDS]
 
 
+def backend_class(backend: str) -> type:
+    """The :class:`DeployedModel` subclass of ``backend``.
+
+    Raises:
+        ValueError: An unknown backend.
+        ImportError: The engine is not installed.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f'backend {backend!r} is not one of '
+                         f'{", ".join(BACKENDS)}.')
+    module, _, name = BACKENDS[backend].rpartition('.')
+    return getattr(importlib.import_module(module), name)
+
+
 def deployed_model(host: nn.Module, path: str, backend: str = 'onnxruntime',
                    device: str = 'cpu') -> 'DeployedModel':
     """The exported file ``path`` run by ``backend`` with ``host`` (the
@@ -50,12 +68,10 @@ def deployed_model(host: nn.Module, path: str, backend: str = 'onnxruntime',
         ValueError: An unknown backend, or a file that does not hold the
             host's kind of model.
         ImportError: The engine is not installed.
+        RuntimeError: The engine cannot run here as asked (a device it
+            does not run on; bf16 on a CPU without it).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f'backend {backend!r} is not one of '
-                         f'{", ".join(BACKENDS)}.')
-    module, _, name = BACKENDS[backend].rpartition('.')
-    return getattr(importlib.import_module(module), name)(host, path, device)
+    return backend_class(backend)(host, path, device)
 
 
 def kind_of(model: nn.Module) -> str:
@@ -80,6 +96,10 @@ class DeployedModel(nn.Module):
         path (str): A file written by ``tools/export_onnx.py``.
         device (str): ``'cpu'`` or ``'cuda'``. Defaults to ``'cpu'``.
     """
+    # what the engine computes in: 'fp32' or 'bf16' (an int8 file's
+    # convolutions run in int8 whatever this says)
+    precision = 'fp32'
+    backend_name = ''  # its name in BACKENDS
 
     def __init__(self, host: nn.Module, path: str, device: str = 'cpu'):
         super().__init__()

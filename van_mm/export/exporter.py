@@ -10,6 +10,12 @@ its detections against ``test_step``'s
 (:func:`van_mm.export.parity.compare_detections`) at two sizes, one no
 multiple of 32, each from an original image of another size.
 
+The check runs in onnxruntime, and in any other engine of
+:data:`~van_mm.export.backends.BACKENDS` asked for (``engines``), each
+within the tolerance of the precision it computes in
+(:func:`van_mm.export.parity.tolerance`); :func:`check_file` runs the same
+check on a file already written.
+
 Besides what it holds (``van_mm.kind``, ``config``, ``checkpoint``,
 ``version``), a file's metadata says what the torch-free runner
 (:mod:`van_mm.export.runner`) needs: the test pipeline's resizing
@@ -17,25 +23,37 @@ Besides what it holds (``van_mm.kind``, ``config``, ``checkpoint``,
 ``mask_thr_binary``, a segmentor's ``align_corners`` and ``threshold``.
 """
 import copy
+import dataclasses
 import json
 import logging
 import os.path as osp
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from van_mm.export.backends import DeployedModel, deployed_model, kind_of
+from van_mm.export.backends import (
+    DeployedModel,
+    backend_class,
+    deployed_model,
+    kind_of,
+)
 from van_mm.export.detection_graph import WholeDetectorGraph, mask_threshold
 from van_mm.export.graphs import SegmentorGraph, traceable_upsampling
 from van_mm.export.onnx_ops import TRANSLATIONS
-from van_mm.export.parity import Parity, compare_detections
+from van_mm.export.parity import (
+    FP32,
+    Parity,
+    Tolerance,
+    compare_detections,
+    tolerance,
+)
 from van_mm.export.runner.models import META_PREFIX, detections
-from van_mm.export.runtime import import_onnxruntime, inference_session
+from van_mm.export.runtime import import_onnxruntime
 from van_mm.fileio import atomic_write
 from van_mm.images import IMAGENET_MEAN, IMAGENET_STD
 from van_mm.synthetic import scene_picture
@@ -54,13 +72,32 @@ class ExportCheckError(RuntimeError):
 
 
 @dataclass
+class EngineCheck:
+    """A file checked in one engine against PyTorch: for a backbone or
+    segmentor the largest relative error (and the share of equal labels)
+    at each checked input shape (batch, height, width); for a detector the
+    comparison of its detections with ``test_step``'s for each checked
+    case ((h, w) of the image, (H, W) of the original); the tolerance."""
+    engine: str
+    tolerance: Tolerance
+    errors: Dict[Tuple[int, int, int], float] = field(default_factory=dict)
+    label_agreement: Dict[Tuple[int, int, int], float] = field(
+        default_factory=dict)
+    detections: Dict[Tuple[Tuple[int, int], Tuple[int, int]], Parity] = \
+        field(default_factory=dict)
+
+    @property
+    def max_error(self) -> float:
+        return max(self.errors.values())
+
+
+@dataclass
 class ExportReport:
     """What :func:`export_onnx` did: the file, the kind of model, the
-    export time; for a backbone or segmentor the largest relative error
-    (and the share of equal labels) at each checked input shape (batch,
-    height, width); for a detector the comparison of its detections with
-    ``test_step``'s for each checked case ((h, w) of the image, (H, W) of
-    the original) and how often the file holds ``NonMaxSuppression`` and
+    export time, the check in onnxruntime (``errors``,
+    ``label_agreement``, ``detections`` as in :class:`EngineCheck`), the
+    checks in every engine (``checks``, onnxruntime's first) and for a
+    detector how often the file holds ``NonMaxSuppression`` and
     ``RoiAlign``."""
     path: str
     kind: str
@@ -71,6 +108,7 @@ class ExportReport:
     detections: Dict[Tuple[Tuple[int, int], Tuple[int, int]], Parity] = \
         field(default_factory=dict)
     operators: Dict[str, int] = field(default_factory=dict)
+    checks: Dict[str, EngineCheck] = field(default_factory=dict)
 
     @property
     def max_error(self) -> float:
@@ -278,18 +316,34 @@ def onnx_operators(path: str) -> Dict[str, int]:
     return counts
 
 
-def compare(reference: nn.Module, session, kind: str,
+def engine_io(engine) -> Tuple[Callable[[Dict[str, np.ndarray]],
+                                          Dict[str, np.ndarray]], List[str],
+                                 str]:
+    """How to run ``engine``, an onnxruntime session or a
+    :class:`~van_mm.export.backends.DeployedModel`: its function from
+    feeds to outputs by name (in the file's order), its input names and
+    its name for messages."""
+    if isinstance(engine, DeployedModel):
+        return engine.infer, list(engine.inputs), engine.backend_name
+    names = [o.name for o in engine.get_outputs()]
+    return (lambda feeds: dict(zip(names, engine.run(None, feeds))),
+            [i.name for i in engine.get_inputs()], 'onnxruntime')
+
+
+def compare(reference: nn.Module, engine, kind: str,
             shape: Tuple[int, int, int]) -> Tuple[float, Optional[float]]:
     """Largest ``max|a - b| / max|a|`` over the outputs of ``reference``
-    (PyTorch) and ``session`` (onnxruntime) on generated pictures of
-    ``shape``; for a segmentor also the share of equal labels."""
+    (PyTorch) and ``engine`` (an onnxruntime session or a
+    :class:`~van_mm.export.backends.DeployedModel`) on generated pictures
+    of ``shape``; for a segmentor also the share of equal labels."""
+    infer, inputs, name = engine_io(engine)
     x = example_input(kind, *shape, seed=sum(shape))
     with torch.no_grad():
         ref = _as_tuple(reference(x))
     try:
-        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-    except Exception as e:  # onnxruntime's own exception types
-        raise ExportCheckError(f'onnxruntime fails: {e}') from e
+        got = list(infer({inputs[0]: x.numpy()}).values())
+    except Exception as e:  # the engine's own exception types
+        raise ExportCheckError(f'{name} fails: {e}') from e
     if len(got) != len(ref):
         raise ExportCheckError(f'{len(got)} outputs, PyTorch has {len(ref)}')
     errors = []
@@ -329,51 +383,75 @@ def reference_detections(detector: nn.Module, image: torch.Tensor,
     return out
 
 
-def file_detections(session, image: torch.Tensor,
+def file_detections(engine, image: torch.Tensor,
                     original: Tuple[int, int], mask_thr: Optional[float]
                     ) -> Dict[str, np.ndarray]:
-    """What the exported detector ``session`` gives for the same image as
-    :func:`reference_detections`, masks pasted as the runner pastes
-    them."""
+    """What the exported detector gives for the same image as
+    :func:`reference_detections` in ``engine`` (an onnxruntime session or
+    a :class:`~van_mm.export.backends.DeployedModel`), masks pasted as the
+    runner pastes them."""
+    infer, _, _ = engine_io(engine)
     h, w = image.shape[1:]
     scale = np.array([w / original[1], h / original[0]], np.float32)
-    names = [o.name for o in session.get_outputs()]
-    outs = dict(zip(names, session.run(None, dict(
-        image=image[None].numpy(), scale_factor=scale))))
+    outs = infer(dict(image=image[None].numpy(), scale_factor=scale))
     return detections(outs, *original, mask_thr)
 
 
-def _check_detector(model: nn.Module, session, shape: Tuple[int, int],
-                    report: ExportReport, path: str) -> None:
-    """Compare the file's detections with ``model.test_step``'s on
-    generated scenes (:func:`detector_cases`); raise
-    :class:`ExportCheckError` at the first case that fails."""
+def max_per_image(model: nn.Module) -> Optional[int]:
+    """The detector's ``max_per_img`` (its last stage's), if it has
+    one."""
+    for head in ('roi_head', 'bbox_head'):
+        cfg = getattr(getattr(model, head, None), 'test_cfg', None)
+        if cfg is not None and cfg.get('max_per_img'):
+            return int(cfg['max_per_img'])
+    return None
+
+
+def tolerance_text(tol: Tolerance, kind: str) -> str:
+    """What ``tol`` needs, in words, for a model of ``kind``."""
+    if kind != 'detector':
+        return f'largest relative error {tol.rtol:g}'
+    which = 'every detection' if tol.min_score is None else (
+        f'every detection scored above {tol.min_score:g} (and clear of the '
+        f'top-k cut) by more than {tol.score_tol:g}')
+    return (f'{which} matched with the same label, IoU >= {tol.iou:g}, '
+            f'scores within {tol.score_tol:g}, masks '
+            f'{100 * tol.mask_tol:g}% equal')
+
+
+def _check_detector(model: nn.Module, engine, shape: Tuple[int, int],
+                    check: EngineCheck, path: str, action: str) -> None:
+    """Compare the file's detections in ``engine`` with
+    ``model.test_step``'s on generated scenes (:func:`detector_cases`);
+    raise :class:`ExportCheckError` at the first case that fails."""
     threshold = mask_threshold(model)
+    tol = check.tolerance
     for size, original in detector_cases(*shape):
         image = torch.from_numpy(scene_picture(*size, seed=sum(size))
                                  ).permute(2, 0, 1).contiguous()
         ref = reference_detections(model, image, original)
         try:
-            got = file_detections(session, image, original, threshold)
-        except Exception as e:  # onnxruntime's own exception types
-            raise ExportCheckError(f'{path} not written: onnxruntime fails '
+            got = file_detections(engine, image, original, threshold)
+        except Exception as e:  # the engine's own exception types
+            raise ExportCheckError(f'{path} {action}: {check.engine} fails '
                                    f'at input {size}: {e}') from e
-        parity = compare_detections(ref, got)
-        report.detections[(size, original)] = parity
-        if not parity.ok():
+        parity = compare_detections(ref, got, tol.iou, tol.score_tol,
+                                    tol.min_score, max_per_image(model))
+        check.detections[(size, original)] = parity
+        if not parity.within(tol):
             raise ExportCheckError(
-                f'{path} not written: on a {size[0]}x{size[1]} image '
+                f'{path} {action}: on a {size[0]}x{size[1]} image '
                 f'resized from {original[0]}x{original[1]} the exported '
-                f'detector differs from PyTorch: {parity} (needed: every '
-                'detection matched with the same label, IoU >= 0.99, '
-                'scores within 1e-3, masks 99.9% equal).')
+                f'detector in {check.engine} differs from PyTorch: '
+                f'{parity} (needed: {tolerance_text(tol, "detector")}).')
 
 
 def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (
         512, 512), dynamic: bool = False, rtol: float = RTOL,
                 metadata: Optional[Dict[str, str]] = None,
                 opset: Optional[int] = None, batch: int = 1, cfg=None,
-                classes: Optional[Sequence[str]] = None) -> ExportReport:
+                classes: Optional[Sequence[str]] = None,
+                engines: Sequence[str] = ()) -> ExportReport:
     """Export ``model`` (a backbone, an mmseg segmentor or an mmdet
     detector, in eval mode, on the CPU) to ONNX at ``path``.
 
@@ -384,9 +462,10 @@ def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (
     (:class:`~van_mm.export.detection_graph.WholeDetectorGraph`: one
     image, any height and width, detections in the original image) and
     its detections are compared with ``model.test_step``'s on the cases
-    of :func:`detector_cases`; if any differs nothing is written. Either
-    way :class:`ExportCheckError` says how it differed; otherwise the
-    file replaces ``path`` in one step.
+    of :func:`detector_cases`; if any differs nothing is written. Then the
+    same in each of ``engines``, within the tolerance of its precision.
+    Either way :class:`ExportCheckError` says how it differed; otherwise
+    the file replaces ``path`` in one step.
 
     Args:
         model (nn.Module): The model, as ``van_mm.apis.build_from_config``
@@ -398,7 +477,7 @@ def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (
             graph takes exactly ``shape`` and ``batch``. A detector's
             height and width are always dynamic, its batch 1.
         rtol (float): Largest relative error accepted (backbones and
-            segmentors). Defaults to 1e-4.
+            segmentors) in fp32 engines. Defaults to 1e-4.
         metadata (dict, optional): More ``van_mm.*`` metadata entries.
         opset (int, optional): ONNX opset; torch's default if None.
         batch (int): Batch size of the example input. Defaults to 1.
@@ -406,8 +485,14 @@ def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (
             resizing goes into the metadata for the torch-free runner.
         classes (list[str], optional): Class names for the metadata
             (default: ``model.dataset_meta``'s, if any).
+        engines (list[str]): More engines of
+            :data:`~van_mm.export.backends.BACKENDS` to check the file in
+            (onnxruntime always is, first).
     """
     import_onnxruntime()
+    engines = ['onnxruntime'] + [e for e in engines if e != 'onnxruntime']
+    for engine in engines:
+        backend_class(engine)  # unknown or not installed: before exporting
     start = time.perf_counter()
     kind = kind_of(model)
     if kind == 'detector' and batch != 1:
@@ -434,53 +519,103 @@ def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (
     report = ExportReport(path, kind, 0.)
     with atomic_write(path) as tmp:
         to_onnx(graph, inputs, tmp, names, shapes, meta, opset)
-        session = inference_session(tmp)
         if kind == 'detector':
             ops = onnx_operators(tmp)
             report.operators = {op: ops.get(op, 0) for op in (
                 'NonMaxSuppression', 'RoiAlign')}
-            _check_detector(model, session, shape, report, path)
-        else:
-            _check_tensors(graph_of(model, kind), session, kind, shape,
-                           dynamic, batch, rtol, report, path)
-        del session
+        for engine in engines:
+            report.checks[engine] = _check(
+                model, tmp, engine, shape, dynamic, batch, rtol,
+                path, 'not written')
+    first = report.checks['onnxruntime']
+    report.errors, report.label_agreement, report.detections = \
+        first.errors, first.label_agreement, first.detections
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _check_tensors(reference: nn.Module, session, kind: str,
+def check_file(model: nn.Module, path: str, engine: str = 'onnxruntime',
+               shape: Tuple[int, int] = (512, 512), dynamic: bool = False,
+               batch: int = 1, rtol: float = RTOL) -> EngineCheck:
+    """The check of :func:`export_onnx` for the file ``path`` (written
+    from ``model``) in ``engine``, within the tolerance of the engine's
+    precision (``rtol`` for fp32 tensors).
+
+    Raises:
+        ExportCheckError: The file's outputs in ``engine`` differ from
+            PyTorch's, or the engine fails on it.
+    """
+    return _check(model.eval(), path, engine, shape, dynamic, batch, rtol,
+                  path, 'fails the check')
+
+
+def _check(model: nn.Module, file: str, engine: str, shape: Tuple[int, int],
+           dynamic: bool, batch: int, rtol: float, path: str,
+           action: str) -> EngineCheck:
+    """``file`` in ``engine`` against ``model``; messages name ``path``
+    and what happens to it (``action``)."""
+    kind = kind_of(model)
+    try:
+        run = deployed_model(model, file, engine)
+    except (ValueError, RuntimeError) as e:
+        raise ExportCheckError(f'{path} {action}: {engine} cannot run it: '
+                               f'{e}') from e
+    tol = tolerance(run.precision)
+    if tol.rtol == FP32.rtol:
+        tol = dataclasses.replace(tol, rtol=rtol)
+    check = EngineCheck(engine, tol)
+    if kind == 'detector':
+        _check_detector(model, run, shape, check, path, action)
+    else:
+        _check_tensors(graph_of(model, kind), run, kind, shape, dynamic,
+                       batch, check, path, action)
+    return check
+
+
+def _check_tensors(reference: nn.Module, engine, kind: str,
                    shape: Tuple[int, int], dynamic: bool, batch: int,
-                   rtol: float, report: ExportReport, path: str) -> None:
+                   check: EngineCheck, path: str, action: str) -> None:
     """Compare a backbone's or segmentor's outputs with PyTorch's at the
     shapes of :func:`check_shapes`; raise :class:`ExportCheckError` above
-    ``rtol``."""
-    for check in check_shapes(*shape, dynamic, batch):
+    the tolerance."""
+    rtol = check.tolerance.rtol
+    where = '' if check.engine == 'onnxruntime' else f' in {check.engine}'
+    for size in check_shapes(*shape, dynamic, batch):
         try:
-            error, agreement = compare(reference, session, kind, check)
+            error, agreement = compare(reference, engine, kind, size)
         except ExportCheckError as e:
-            raise ExportCheckError(f'{path} not written: at input '
-                                   f'{check}: {e}') from e
-        report.errors[check] = error
+            raise ExportCheckError(f'{path} {action}: at input '
+                                   f'{size}: {e}') from e
+        check.errors[size] = error
         if agreement is not None:
-            report.label_agreement[check] = agreement
+            check.label_agreement[size] = agreement
         if not error <= rtol:
             raise ExportCheckError(
-                f'{path} not written: at input {check} the exported '
-                f'model differs from PyTorch by {error:.2e} (largest '
+                f'{path} {action}: at input {size} the exported '
+                f'model{where} differs from PyTorch by {error:.2e} (largest '
                 f'relative error), more than {rtol:g}.')
+
+
+def engine_model(model: nn.Module, backend: str = 'onnxruntime',
+                 path: Optional[str] = None,
+                 shape: Tuple[int, int] = (512, 512), batch: int = 1,
+                 device: str = 'cpu') -> DeployedModel:
+    """``model`` in ``backend``: from the exported file ``path``, or
+    exported for inputs of ``batch`` x ``shape`` into a temporary file
+    first (checked as :func:`export_onnx` checks, in onnxruntime and in
+    ``backend``; a detector for any size, one image at a time)."""
+    if path is not None:
+        return deployed_model(model, path, backend, device)
+    with tempfile.TemporaryDirectory() as tmp:
+        file = osp.join(tmp, 'model.onnx')
+        detector = kind_of(model) == 'detector'
+        export_onnx(model, file, shape, batch=1 if detector else batch,
+                    engines=[backend])
+        return deployed_model(model, file, backend, device)
 
 
 def onnxruntime_model(model: nn.Module, path: Optional[str] = None,
                       shape: Tuple[int, int] = (512, 512), batch: int = 1,
                       device: str = 'cpu') -> DeployedModel:
-    """``model`` in onnxruntime: from the exported file ``path``, or
-    exported for inputs of ``batch`` x ``shape`` into a temporary file
-    first (checked as :func:`export_onnx` checks; a detector for any size,
-    one image at a time)."""
-    if path is not None:
-        return deployed_model(model, path, 'onnxruntime', device)
-    with tempfile.TemporaryDirectory() as tmp:
-        file = osp.join(tmp, 'model.onnx')
-        detector = kind_of(model) == 'detector'
-        export_onnx(model, file, shape, batch=1 if detector else batch)
-        return deployed_model(model, file, 'onnxruntime', device)
+    """:func:`engine_model` in onnxruntime."""
+    return engine_model(model, 'onnxruntime', path, shape, batch, device)

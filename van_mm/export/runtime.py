@@ -45,6 +45,7 @@ def inference_session(path: str, device: str = 'cpu',
 class OnnxRuntimeModel(DeployedModel):
     """An ONNX file run by onnxruntime, called as its PyTorch host is
     (:class:`~van_mm.export.backends.DeployedModel`)."""
+    backend_name = 'onnxruntime'
 
     def open(self, path: str, device: str):
         self.session = inference_session(path, device)
