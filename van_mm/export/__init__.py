@@ -15,6 +15,8 @@
   (:mod:`van_mm.export.backends`, :class:`OnnxRuntimeModel`,
   :class:`OpenVinoModel`), its outputs as close to PyTorch's as the
   engine's precision allows (:mod:`van_mm.export.parity`);
+* :mod:`van_mm.export.quantize`: int8 files, calibrated on the config's
+  own images;
 * :mod:`van_mm.export.runner`: exported models on images without torch.
 
 The names are imported on first use, so that ``van_mm.export.runner``
