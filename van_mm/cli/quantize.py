@@ -79,12 +79,14 @@ def main(argv=None):
     if len(calib.feeds) < args.num_images:
         print(f'  the {args.split} set has {len(calib.feeds)} images, not '
               f'{args.num_images}.')
-    report = quantize_file(args.model, args.out, calib.feeds, args.method,
-                           args.skip_depthwise, dict(
-                               calibration=f'{len(calib.feeds)} images of '
-                               f'the {args.split} set of '
-                               f'{osp.basename(args.config)}, seed '
-                               f'{args.seed}'))
+    try:
+        report = quantize_file(
+            args.model, args.out, calib.feeds, args.method,
+            args.skip_depthwise, dict(calibration=(
+                f'{len(calib.feeds)} images of the {args.split} set of '
+                f'{osp.basename(args.config)}, seed {args.seed}')))
+    except ValueError as e:
+        raise SystemExit(f'--method {args.method}: {e}')
     print(f'int8 file written in {report.seconds:.0f} s: {args.out} '
           f'({osp.getsize(args.out) / 2**20:.1f} MiB; fp32 '
           f'{osp.getsize(args.model) / 2**20:.1f} MiB): {report.convs} '
@@ -105,6 +107,10 @@ def main(argv=None):
     print(f'int8 vs fp32 file in onnxruntime on {agreement.images} images '
           f'of the {split} set:')
     if agreement.detections:
+        from van_mm.export.quantize import COMPARE
+        print('  (detections matched with IoU >= {iou}, scores within '
+              '{score_tol}; those above {min_score} + {score_tol} '
+              'compared)'.format(**COMPARE))
         for i, text in enumerate(agreement.detections):
             print(f'  image {i}: {text}')
         return
