@@ -125,6 +125,16 @@ def build_from_config(cfg: Config, backbone_only: bool = False,
     return model
 
 
+def config_dataset_meta(cfg: Config) -> Dict:
+    """The classes and palette of the config's test dataset (its metainfo,
+    built without reading annotations)."""
+    from mmengine.registry import DATASETS, init_default_scope
+    init_default_scope(cfg.default_scope)
+    dataset = cfg.test_dataloader.dataset.copy()
+    dataset['lazy_init'] = True  # the metainfo only, no annotations
+    return dict(DATASETS.build(dataset).metainfo)
+
+
 def init_model(cfg: Config, checkpoint: str, device: str = 'cpu',
                allow_partial: bool = False) -> nn.Module:
     """What mmdet's ``init_detector`` and mmseg's ``init_model`` return, for
@@ -136,14 +146,10 @@ def init_model(cfg: Config, checkpoint: str, device: str = 'cpu',
     ``model.cfg``; its ``dataset_meta`` is the checkpoint's classes and
     palette, the config's test dataset's where the checkpoint has none.
     """
-    from mmengine.registry import DATASETS
-
     from van_mm.checkpoint import dataset_meta, load_whole_model
     model = build_from_config(cfg)
     meta = dataset_meta(load_whole_model(model, checkpoint, allow_partial))
-    dataset = cfg.test_dataloader.dataset.copy()
-    dataset['lazy_init'] = True  # the metainfo only, no annotations
-    config_meta = dict(DATASETS.build(dataset).metainfo)
+    config_meta = config_dataset_meta(cfg)
     if meta is None:
         meta = config_meta
     elif not meta.get('palette') and config_meta.get('palette'):
