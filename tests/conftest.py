@@ -1,7 +1,8 @@
 """What many tests share, made once per session: a workspace of generated
 datasets (as a user lays them out), one trained segmentor and one trained
-detector, an official-layout VAN-B0 file, and a wheel of van_mm installed
-in a fresh virtual environment. Plain helpers are in ``helpers.py`` (this
+detector, checkpoints of a randomly initialised one of each, an
+official-layout VAN-B0 file, and a wheel of van_mm installed in a fresh
+virtual environment. Plain helpers are in ``helpers.py`` (this
 folder is on ``sys.path`` for them)."""
 import os
 import subprocess
@@ -21,6 +22,7 @@ from helpers import (  # noqa: E402
     PANOPTIC,
     REPO,
     SCENES,
+    SEG_CONFIG,
     SHAPES,
     fresh_venv,
     iters,
@@ -28,6 +30,7 @@ from helpers import (  # noqa: E402
     official_checkpoint,
     ok,
     pip_into,
+    random_checkpoint,
     script_ok,
     segmentor_run,
 )
@@ -56,6 +59,24 @@ def panoptic_data(workspace) -> Path:
                '--num-val', PANOPTIC['num_val'],
                '--seed', PANOPTIC['seed']], cwd=workspace)
     return workspace / 'data' / 'shapes_panoptic'
+
+
+@pytest.fixture(scope='session')
+def det_ckpt(workspace) -> str:
+    """A randomly initialised Mask R-CNN VAN-B0 of ``DET_CONFIG`` (the
+    shapes' classes), saved as the runner saves it."""
+    from van_mm.synthetic import SHAPE_CLASSES
+    return random_checkpoint(DET_CONFIG, SHAPE_CLASSES,
+                             workspace / 'random_det.pth')
+
+
+@pytest.fixture(scope='session')
+def seg_ckpt(workspace) -> str:
+    """A randomly initialised Semantic FPN VAN-B0 of ``SEG_CONFIG`` (the
+    scenes' classes), saved as the runner saves it."""
+    from van_mm.synthetic import SCENE_CLASSES
+    return random_checkpoint(SEG_CONFIG, SCENE_CLASSES,
+                             workspace / 'random_seg.pth')
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""tools/export_onnx.py and the onnxruntime backend of tools/demo.py and
-tools/benchmark.py, end to end on generated data: the file is written with
-its check against PyTorch, and onnxruntime paints the picture PyTorch
-paints."""
+"""tools/export_onnx.py and the onnxruntime backend of tools/demo.py,
+tools/benchmark.py and tools/web_demo.py, end to end on generated data: the
+file is written with its check against PyTorch, and onnxruntime paints the
+picture PyTorch paints."""
 import glob
 import json
 import os
@@ -15,11 +15,9 @@ from helpers import (
     CONFIGS,
     DET_CONFIG,
     SEG_CONFIG,
-    random_checkpoint,
     run,
     script_ok,
 )
-from van_mm.synthetic import SCENE_CLASSES, SHAPE_CLASSES
 
 pytest.importorskip('onnxruntime', reason='deploy extra not installed')
 pytestmark = pytest.mark.slow  # each test exports a model (10-60 s)
@@ -41,11 +39,12 @@ def export(workspace, config, checkpoint, out, *args, process=False):
     return log, errors
 
 
-def test_segmentor_export_demo_and_benchmark(workspace, tmp_path):
+def test_segmentor_export_demo_and_benchmark(workspace, seg_ckpt,
+                                             tmp_path):
     """--dynamic: checked at three sizes; the demo through onnxruntime
     paints PyTorch's picture (an image of another size than the export's);
-    the benchmark times the file."""
-    ckpt = random_checkpoint(SEG_CONFIG, SCENE_CLASSES, tmp_path / 'seg.pth')
+    the benchmark times the file; the demo page's model runs it."""
+    ckpt = seg_ckpt
     onnx = tmp_path / 'seg.onnx'
     log, errors = export(workspace, SEG_CONFIG, ckpt, onnx, '--shape', 96,
                          128, '--dynamic', process=True)
@@ -76,12 +75,37 @@ def test_segmentor_export_demo_and_benchmark(workspace, tmp_path):
     assert 'onnxruntime' in result.log and 'latency median' in result.log
     assert json.loads(result_file.read_text())['flags'] == ['onnxruntime']
 
+    web_demo_on_onnx(image, ckpt, onnx)
 
-def test_detector_export_and_demo(workspace, tmp_path):
+
+def web_demo_on_onnx(image_path, ckpt, onnx):
+    """The demo page's model (tools/web_demo.py) with the network from the
+    ONNX file: with the checkpoint beside it, the attention map comes from
+    the checkpoint; from the file alone, there is none; the classes
+    predicted are PyTorch's."""
+    from van_mm.webdemo import DemoModel, read_upload
+    with open(image_path, 'rb') as f:
+        image, _ = read_upload(f.read())
+    outs = {}
+    for name, args in (('pytorch', (ckpt, )), ('both', (ckpt, str(onnx))),
+                       ('alone', (str(onnx), ))):
+        demo = DemoModel(SEG_CONFIG, *args)
+        assert demo.backend == ('pytorch' if name == 'pytorch' else
+                                'onnxruntime')
+        assert demo.stages == (0 if name == 'alone' else 4)
+        outs[name] = demo.predict(image, None if name == 'alone' else 3)
+    assert outs['both']['attention'] == outs['pytorch']['attention']
+    assert outs['alone']['attention'] is None
+    names = {k: [i['name'] for i in out['legend']['items']]
+             for k, out in outs.items()}
+    assert names['pytorch'] == names['both'] == names['alone']
+
+
+def test_detector_export_and_demo(workspace, det_ckpt, tmp_path):
     """A static export at the size the config's pipeline gives the images,
     and the demo through it. (The detections equal PyTorch's: see
     test_export.py; the painted text itself differs from run to run.)"""
-    ckpt = random_checkpoint(DET_CONFIG, SHAPE_CLASSES, tmp_path / 'det.pth')
+    ckpt = det_ckpt
     onnx = tmp_path / 'det.onnx'
     log, errors = export(workspace, DET_CONFIG, ckpt, onnx, '--shape', 192,
                          256)
