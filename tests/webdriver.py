@@ -240,7 +240,8 @@ def screenshot_page(out, image, demo_args, width=1200, height=640):
     final state ('done' or 'error')."""
     if missing():
         raise SystemExit(missing())
-    with WebDemoProcess(demo_args, f'{out}.log') as url, \
+    with tempfile.TemporaryDirectory() as tmp, \
+            WebDemoProcess(demo_args, os.path.join(tmp, 'log')) as url, \
             Browser(width=width, height=height) as browser:
         browser.get(url)
         browser.js("document.body.dataset.state = 'idle'")
