@@ -93,10 +93,11 @@ def test_syncbn_norm_cfg_builds_syncbn():
 
 
 def test_frozen_stages_stop_grad_and_keep_bn_eval():
-    model = VAN(arch='b0', frozen_stages=2)
+    """frozen_stages=1 freezes stages 0 and 1 (mmpretrain's meaning)."""
+    model = VAN(arch='b0', frozen_stages=1)
     model.train()
     for i, stage in enumerate(model.stages):
-        frozen = i < 2
+        frozen = i <= 1
         assert all(p.requires_grad != frozen for p in stage.parameters())
         bns = [m for m in stage.modules() if isinstance(m, _BatchNorm)]
         assert all(bn.training != frozen for bn in bns)
@@ -184,3 +185,181 @@ def test_unknown_arch_is_a_clear_error():
 def test_bad_out_indices_is_a_clear_error():
     with pytest.raises(ValueError, match='out_indices'):
         VAN(arch='b0', out_indices=(4, ))
+
+
+def test_mmpretrain_arch_names_and_ffn_ratios():
+    for alias, name in [('t', 'b0'), ('s', 'b1'), ('b', 'b2'), ('l', 'b3')]:
+        assert VAN.parse_arch(alias) == VAN.parse_arch(name)
+    arch = dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 2, 1],
+                ffn_ratios=[2, 2, 2, 2])
+    assert VAN.parse_arch(arch) == dict(
+        embed_dims=[8, 16, 24, 32], depths=[1, 1, 2, 1],
+        mlp_ratios=[2, 2, 2, 2])
+
+
+def test_mmseg_top_level_arch_keys():
+    """mmseg projects/van's embed_dims/depths (and mlp_ratios) define the
+    arch without `arch`, must agree with an `arch` given too, and
+    num_stages builds the first stages."""
+    with torch.device('meta'):
+        b2 = VAN(embed_dims=[64, 128, 320, 512], depths=[3, 3, 12, 3])
+        same = VAN(arch='b2', embed_dims=[64, 128, 320, 512])
+        three = VAN(arch='b0', num_stages=3)
+    assert b2.arch_settings == same.arch_settings == VAN.parse_arch('b2')
+    assert three.embed_dims == [32, 64, 160] and three.out_indices == (0, 1,
+                                                                        2)
+    assert len(three.stages) == 3
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(arch='b1', depths=[3, 3, 5, 2]),
+     r"depths=\[3, 3, 5, 2\] disagrees with arch='b1', whose depths are "
+     r'\[2, 2, 4, 2\]'),
+    (dict(embed_dims=[32, 64, 160, 256]),
+     'embed_dims given without depths.*Write both, or name an arch'),
+    (dict(num_stages=5), 'num_stages=5, but the arch has 4 stages'),
+    (dict(frozen_stages=4), r'frozen_stages=4: write -1 .* or k in 0\.\.3'),
+    (dict(patch_sizes=[7, 3]), 'patch_sizes must be a list of positive '
+     r'ints, one kernel size per stage \(4\)'),
+    (dict(norm_cfg=dict(type='LN'), ln_eps=1e-6),
+     "ln_eps=1e-06 and norm_cfg=.*eps 1e-05.* disagree"),
+    (dict(norm_cfg=dict(type='LN', elementwise_affine=False)),
+     r"takes eps and requires_grad only: remove \['elementwise_affine'\]"),
+    (dict(block_cfgs=[dict()]), 'block_cfgs must be one dict'),
+    (dict(block_cfgs=dict(drop_rate=0.1)),
+     r"block_cfgs takes \['norm_cfg', 'act_cfg', 'layer_scale_init_value'"
+     r"\], not \['drop_rate'\]"),
+    (dict(block_cfgs=dict(layer_scale_init_value=0)),
+     'layer_scale_init_value must be a number > 0'),
+    (dict(block_cfgs=dict(norm_cfg=dict(type='LN'))),
+     'block_cfgs.norm_cfg sets the norms inside the blocks'),
+    (dict(act_cfg=dict(type='ReLU'), block_cfgs=dict(act_cfg=dict(
+        type='GELU'))), "act_cfg=.* and block_cfgs.act_cfg=.* disagree"),
+    (dict(init_cfg=dict(checkpoint='x.pth')), 'init_cfg must be a dict '
+     'with a type'),
+    (dict(pretrained=3), 'pretrained must be a checkpoint path or URL'),
+])
+def test_a_wrong_peer_argument_says_what_to_write(kwargs, message):
+    with pytest.raises((ValueError, TypeError, KeyError), match=message):
+        with torch.device('meta'):
+            VAN(**kwargs)
+
+
+def test_norm_cfg_rule():
+    """A BatchNorm norm_cfg sets the block and patch-embedding norms; a
+    LayerNorm one (mmpretrain's) the stage norms, the blocks' BN then from
+    block_cfgs, the patch embeddings' plain BN (as mmpretrain's)."""
+
+    def kinds(model, part):
+        return {type(m).__name__ for s in model.stages
+                for m in getattr(s, part).modules()
+                if isinstance(m, _BatchNorm)}
+
+    with torch.device('meta'):
+        seg = VAN(norm_cfg=dict(type='SyncBN', requires_grad=True))
+        cls = VAN(norm_cfg=dict(type='LN', eps=1e-6, requires_grad=False),
+                  block_cfgs=dict(norm_cfg=dict(type='SyncBN')))
+        mixed = VAN(block_cfgs=dict(norm_cfg=dict(type='SyncBN')))
+    assert kinds(seg, 'patch_embed') == kinds(seg, 'blocks') == {
+        'SyncBatchNorm'}
+    assert {s.norm.eps for s in seg.stages} == {1e-6}
+    assert kinds(cls, 'patch_embed') == {'BatchNorm2d'}
+    assert kinds(cls, 'blocks') == {'SyncBatchNorm'}
+    assert {s.norm.eps for s in cls.stages} == {1e-6}
+    assert not any(p.requires_grad for s in cls.stages
+                   for p in s.norm.parameters())
+    assert kinds(mixed, 'patch_embed') == {'BatchNorm2d'}
+    assert kinds(mixed, 'blocks') == {'SyncBatchNorm'}
+
+
+def test_activations_and_layer_scale():
+    """act_cfg (mmseg's) is the MLPs' activation, the attention keeping
+    GELU; block_cfgs' act_cfg (mmpretrain's) is both; block_cfgs'
+    layer_scale_init_value the layer scales' start."""
+    with torch.device('meta'):
+        mlp_only = VAN(act_cfg=dict(type='ReLU'))
+        both = VAN(block_cfgs=dict(act_cfg=dict(type='ReLU'),
+                                   layer_scale_init_value=0.1))
+    block = mlp_only.stages[0].blocks[0]
+    assert isinstance(block.mlp.act, torch.nn.ReLU)
+    assert isinstance(block.attn.activation, torch.nn.GELU)
+    block = VAN(block_cfgs=dict(layer_scale_init_value=0.1)).stages[0].blocks[
+        0]
+    assert torch.equal(block.layer_scale_1, torch.full((32, ), 0.1))
+    block = both.stages[0].blocks[0]
+    assert isinstance(block.mlp.act, torch.nn.ReLU)
+    assert isinstance(block.attn.activation, torch.nn.ReLU)
+
+
+def test_patch_sizes_set_kernel_and_stride():
+    """mmpretrain's rule: stride size // 2 + 1, padding size // 2."""
+    with torch.device('meta'):
+        model = VAN(patch_sizes=[5, 3, 3, 1]).eval()
+    assert [s.patch_embed.proj.kernel_size for s in model.stages] == [
+        (5, 5), (3, 3), (3, 3), (1, 1)]
+    assert model.strides == [3, 2, 2, 1]
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 60, 60, device='meta'))
+    assert [o.shape[-1] for o in outs] == [20, 10, 5, 5]
+
+
+def test_init_cfg_list_after_the_official_init():
+    """init_cfg as a list (mmengine allows it): the official random init,
+    then each listed initialiser on the layers it names."""
+    torch.manual_seed(0)
+    model = VAN(init_cfg=[dict(type='Constant', layer='LayerNorm', val=2.),
+                          dict(type='Constant', layer='Linear', val=1.)])
+    model.init_weights()
+    assert all(bool((s.norm.weight == 2).all()) for s in model.stages)
+    conv = model.stages[0].patch_embed.proj
+    assert conv.weight.std().item() == pytest.approx(
+        (2 / (7 * 7 * 32))**0.5, rel=0.2)  # the official fan-out init
+    for empty in (dict(), []):  # mmseg's van_fpn.py writes init_cfg=dict()
+        VAN(init_cfg=empty).init_weights()
+
+
+def test_pretrained_becomes_init_cfg(official_b0_file):
+    """pretrained (deprecated, as in mmseg's backbones): the same weights
+    as init_cfg=dict(type='Pretrained', ...), with a FutureWarning."""
+    from helpers import pretrained
+    with pytest.warns(FutureWarning, match='pretrained is deprecated; '
+                      r"write init_cfg=dict\(type='Pretrained'"):
+        model = VAN(pretrained=official_b0_file)
+    assert model.init_cfg == dict(type='Pretrained',
+                                  checkpoint=official_b0_file)
+    model.init_weights()
+    reference = pretrained(official_b0_file).state_dict()
+    assert model.state_dict().keys() == reference.keys()
+    assert all(torch.equal(v, reference[k])
+               for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match='both initialise the backbone: '
+                       r'give one.*set model\.pretrained=None'):
+        VAN(pretrained=official_b0_file,
+            init_cfg=dict(type='Pretrained', checkpoint=official_b0_file))
+
+
+def test_weights_that_are_not_a_van_are_refused(tmp_path):
+    """By name (mmengine's model zoo: open-mmlab://, torchvision://...)
+    when built; by their keys (a ResNet's) when loaded, before training
+    starts. Weights that came from `pretrained` (mmseg's EncoderDecoder
+    hands it model.pretrained) say to set model.pretrained=None."""
+    for name in ('open-mmlab://resnet50_v1c', 'torchvision://resnet50'):
+        with pytest.raises(ValueError, match='is not VAN weights.*model '
+                           r'zoo.*set model\.pretrained=None'):
+            VAN(pretrained=name)
+        with pytest.raises(ValueError, match=r'is not VAN weights.*or set '
+                           r'init_cfg=None'):
+            VAN(init_cfg=dict(type='Pretrained', checkpoint=name))
+    path = str(tmp_path / 'resnet18.pth')
+    torch.save({'state_dict': {
+        'conv1.weight': torch.zeros(64, 3, 7, 7),
+        'bn1.weight': torch.ones(64),
+        'layer1.0.conv1.weight': torch.zeros(64, 64, 3, 3),
+        'fc.weight': torch.zeros(1000, 512)}}, path)
+    with pytest.warns(FutureWarning):
+        model = VAN(pretrained=path)
+    from van_mm.checkpoint import NotVanCheckpoint
+    with pytest.raises(NotVanCheckpoint, match=r"not VAN weights in any "
+                       r"known layout.*'conv1\.weight'.*set "
+                       r'model\.pretrained=None'):
+        model.init_weights()

@@ -74,6 +74,29 @@ MISFITS = [
     ('maskrcnn_van_b0_1x.py', {'model.neck.out_channels': 128},
      '`model.rpn_head.in_channels` is 256 but model.neck gives 128 '
      'channels: set it to 128'),
+    # mmseg projects/van's style: widths and depths instead of an arch
+    ('fpn_van_b0_ade20k_40k.py',
+     {'model.backbone.arch': None,
+      'model.backbone.embed_dims': [64, 128, 320, 512],
+      'model.backbone.depths': [3, 3, 12, 3]},
+     '`model.neck.in_channels` is [32, 64, 160, 256] but the VAN arch '
+     'gives [64, 128, 320, 512]'),
+    # mmseg's fpn_r50.py names ResNet-50's weights as model.pretrained,
+    # which mmseg's EncoderDecoder hands to the backbone
+    ('fpn_van_b0_ade20k_40k.py',
+     {'model.pretrained': 'open-mmlab://resnet50_v1c'},
+     "`model.pretrained` is 'open-mmlab://resnet50_v1c', a checkpoint of "
+     "mmengine's model zoo (open-mmlab://: ResNets, VGGs and other "
+     'classifiers), not VAN weights; mmseg\'s EncoderDecoder hands it to the '
+     'VAN backbone: set model.pretrained=None'),
+    ('upernet_van_b0_ade20k_160k.py',
+     {'model.pretrained': 'pretrained/van_b0.pth'},
+     "`model.pretrained` is 'pretrained/van_b0.pth' and the backbone has "
+     'weights of its own'),
+    ('retinanet_van_b0_1x.py',
+     {'model.backbone.init_cfg.checkpoint': 'torchvision://resnet50'},
+     "`model.backbone.init_cfg` names 'torchvision://resnet50', a "
+     "checkpoint of mmengine's model zoo"),
 ]
 
 

@@ -161,6 +161,10 @@ def test_tta_merges_scales_and_flips(workspace, published, reference):
 
 
 def test_demo_draws_with_the_checkpoint_classes(workspace, published):
+    """tools/demo.py on an official segmentor: the model it draws with
+    carries the classes and palette saved in the file (mmseg 0.x's CLASSES
+    and PALETTE), and the picture is the image's size."""
+    from van_mm.apis import init_model
     image = sorted(glob.glob(
         f'{workspace}/data/scenes/images/validation/*.jpg'))[0]
     out = published / 'demo.png'
@@ -168,6 +172,10 @@ def test_demo_draws_with_the_checkpoint_classes(workspace, published):
              out, cwd=workspace)
     assert 'backbone layout official_seg' in log
     assert cv2.imread(str(out)).shape[:2] == cv2.imread(image).shape[:2]
+    model = init_model(load_config(CONFIG),
+                       str(published / 'official_seg.pth'))
+    assert model.dataset_meta['classes'] == SCENE_CLASSES
+    assert [list(c) for c in model.dataset_meta['palette']] == PALETTE
 
 
 def test_fine_tune_from_a_published_model_with_a_new_head(workspace,

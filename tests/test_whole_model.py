@@ -219,3 +219,23 @@ def test_configs_and_tools_share_the_check(tmp_path):
                                    'configs', SCENES))
     with pytest.raises(CheckpointError, match="looks like VAN arch 'b1'"):
         build_from_config(cfg, checkpoint=path)
+
+
+def test_a_model_with_another_backbone_takes_its_checkpoint_as_saved():
+    """The scenes segmentor with mmpretrain's VAN swapped in: its own state
+    dict fits as saved (no layout mapping, which applies only to van_mm's
+    VAN); a van_mm segmentor's does not, and the refusal says the keys
+    were compared as saved."""
+    model = segmentor()
+    model.backbone = mmpretrain_van('tiny', randomized=False)
+    state = randomize(copy.deepcopy(model), seed=1).state_dict()
+    fit = fit_to_model({'state_dict': state, 'meta': {}}, model)
+    assert not fit.mapped and fit.state_dict.keys() == state.keys()
+    model.load_state_dict(fit.state_dict)
+    assert torch.equal(model.backbone.norm4.weight,
+                       state['backbone.norm4.weight'])
+    msg = misfit(segmentor().state_dict(), model)
+    assert "(keys as saved: the model's backbone is not van_mm's VAN" in msg
+    assert "model keys are missing from it (first: ['backbone.patch_embed1." \
+        in msg
+    assert "keys are not in the model (first: ['backbone.stages.0." in msg

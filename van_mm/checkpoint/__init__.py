@@ -14,7 +14,12 @@ Nothing here imports the model (:mod:`van_mm.models`, which imports this);
 file-to-file conversion, which loads weights into a real ``VAN``, is
 :mod:`van_mm.cli.convert_checkpoint`.
 """
-from .files import CheckpointError, load_file
+from .files import (
+    CheckpointError,
+    NotVanCheckpoint,
+    load_file,
+    model_zoo_scheme,
+)
 from .keys import (
     Converted,
     convert_state_dict,
@@ -34,7 +39,8 @@ from .whole_model import (
 )
 
 __all__ = [
-    'CheckpointError', 'load_file', 'Converted', 'convert_state_dict',
+    'CheckpointError', 'NotVanCheckpoint', 'load_file', 'model_zoo_scheme',
+    'Converted', 'convert_state_dict',
     'detect_layout', 'export_state_dict', 'read_converted', 'unwrap',
     'LAYOUTS', 'Layout', 'get_layout', 'check_compatible', 'infer_arch',
     'load_pretrained', 'WholeModel', 'convert_whole_model', 'dataset_meta',

@@ -9,7 +9,7 @@ import pickle
 import re
 import urllib.request
 import zipfile
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
@@ -24,6 +24,26 @@ from van_mm.checkpoint.pretrained import PRETRAINED
 DATA_ONLY_GLOBALS = (argparse.Namespace, )
 
 
+# The model-zoo schemes mmengine's checkpoint loader resolves
+# (mmengine.runner.checkpoint); their tables (mmengine/hub/*.json) name
+# ResNets, VGGs, RegNets and other classifiers, no VAN (a test checks).
+# mmseg's fpn_r50.py base names 'open-mmlab://resnet50_v1c' as the
+# segmentor's ``pretrained``.
+MODEL_ZOO_SCHEMES = ('open-mmlab://', 'openmmlab://', 'torchvision://',
+                     'modelzoo://', 'mmcls://')
+
+
+def model_zoo_scheme(name) -> Optional[str]:
+    """The scheme of mmengine's model zoo that checkpoint ``name`` starts
+    with (``'open-mmlab://'``...), or None: a name with one is not VAN
+    weights, which is known without downloading it."""
+    if isinstance(name, str):
+        for scheme in MODEL_ZOO_SCHEMES:
+            if name.startswith(scheme):
+                return scheme
+    return None
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used as VAN weights.
 
@@ -35,6 +55,11 @@ class CheckpointError(ValueError):
     def __init__(self, message: str, option: str = None):
         super().__init__(message)
         self.option = option
+
+
+class NotVanCheckpoint(CheckpointError):
+    """A checkpoint whose keys are in no VAN layout: another model's
+    weights (a ResNet's, say)."""
 
 
 def _load_safetensors(filename: str, is_url: bool) -> Dict:

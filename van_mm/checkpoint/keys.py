@@ -12,7 +12,11 @@ from typing import Dict, List, Optional, Union
 
 import torch
 
-from van_mm.checkpoint.files import CheckpointError, load_file
+from van_mm.checkpoint.files import (
+    CheckpointError,
+    NotVanCheckpoint,
+    load_file,
+)
 from van_mm.checkpoint.layouts import LAYOUTS, Layout, get_layout
 
 
@@ -63,9 +67,10 @@ def detect_layout(state_dict: Dict[str, torch.Tensor],
     found = [layout for layout in LAYOUTS
              if any(re.search(layout.signature, k) for k in state_dict)]
     if not found:
-        raise CheckpointError(
-            'Unrecognised VAN checkpoint layout; known layouts: '
-            f'{[layout.name for layout in LAYOUTS]}. First keys: '
+        raise NotVanCheckpoint(
+            'Unrecognised VAN checkpoint layout: these are not VAN weights '
+            'in any known layout (known layouts: '
+            f'{[layout.name for layout in LAYOUTS]}). First keys: '
             f'{list(state_dict)[:5]}')
     return next((layout for layout in found
                  if layout.whole_model == whole_model), found[0])

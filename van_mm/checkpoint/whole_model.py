@@ -12,9 +12,12 @@ necks and heads these files hold have the same module names in
 mmsegmentation 0.x and 1.x (``FPN``, ``FPNHead``, ``UPerHead``,
 ``FCNHead``: same submodules, compared with mmseg 0.24's sources) and in
 mmdetection 2.x and 3.x (``FPN``), so no head key needs renaming.
-:func:`fit_to_model` refuses a checkpoint that does not cover the model
-exactly, naming the layout and the keys, unless a partial load is asked
-for; :func:`load_whole_model` reads a file and does both. The runner's
+:func:`fit_to_model` maps the backbone keys only where the model's
+backbone is van_mm's VAN (its keys in the ``van_mm`` layout); a model with
+another backbone (mmpretrain's ``VAN`` swapped into a config, say) takes
+the file's keys as they are. It refuses a checkpoint that does not cover
+the model exactly, naming the layout and the keys, unless a partial load is
+asked for; :func:`load_whole_model` reads a file and does both. The runner's
 ``load_from`` goes through :func:`fit_to_model` too
 (:class:`van_mm.engine.CheckpointFitHook`).
 
@@ -59,15 +62,22 @@ class WholeModel:
             file (``meta['ln_eps']``) or its layout says; None for van_mm's
             own training checkpoints, whose config states it.
         meta: The file's ``meta`` (class names, palette, versions), or {}.
+        mapped: Whether the backbone keys went through the layout mapping
+            (a model whose backbone is van_mm's VAN); False: the file's
+            keys as they are.
     """
     state_dict: Dict[str, torch.Tensor]
     layout: Optional[Layout]
     ln_eps: Optional[float] = None
     meta: Dict = field(default_factory=dict)
+    mapped: bool = True
 
     def describe(self) -> str:
         """``'backbone layout official_seg: official VAN-Segmentation
         ...'``."""
+        if not self.mapped:
+            return ("keys as saved: the model's backbone is not van_mm's "
+                    'VAN, so no layout is mapped')
         if self.layout is None:
             return 'backbone in no known VAN layout'
         return f'backbone layout {self.layout.name}: {self.layout.description}'
@@ -209,13 +219,35 @@ def _honour_ln_eps(model: nn.Module, whole: WholeModel, source: str) -> None:
             logger='current', level=logging.WARNING)
 
 
+def maps_backbone(model: nn.Module) -> bool:
+    """Whether checkpoints are mapped onto ``model``'s backbone: it is
+    van_mm's VAN, recognised by its keys (the ``van_mm`` layout), as this
+    package imports no model."""
+    backbone = getattr(model, 'backbone', None)
+    if not isinstance(backbone, nn.Module):
+        return False
+    try:
+        return detect_layout(backbone.state_dict()).name == 'van_mm'
+    except CheckpointError:
+        return False
+
+
+def as_saved(checkpoint, source: str = '<checkpoint>') -> WholeModel:
+    """A checkpoint's state dict with its keys as they are (no mapping)."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    return WholeModel(unwrap(checkpoint, source), None, None,
+                      meta if isinstance(meta, dict) else {}, mapped=False)
+
+
 def fit_to_model(checkpoint, model: nn.Module, source: str = '<checkpoint>',
                  allow_partial: bool = False) -> WholeModel:
     """Map ``checkpoint`` (a file's contents or a state dict) onto
     ``model``'s keys and check that it covers the model exactly.
 
-    The backbone keys are mapped from their layout; the backbone's
-    LayerNorm epsilon is set to the one the weights were trained with. With
+    Where the model's backbone is van_mm's VAN (:func:`maps_backbone`), the
+    backbone keys are mapped from their layout and the backbone's
+    LayerNorm epsilon is set to the one the weights were trained with; any
+    other model takes the keys as they are. With
     ``allow_partial``, keys the model lacks and keys whose shapes differ
     are dropped from the returned state dict and listed in a warning
     (e.g. fine-tuning from a COCO detector with a new head).
@@ -225,7 +257,8 @@ def fit_to_model(checkpoint, model: nn.Module, source: str = '<checkpoint>',
             keys the model lacks or other shapes (unless ``allow_partial``);
             its ``option`` names :data:`PARTIAL_OPTION`.
     """
-    whole = convert_whole_model(checkpoint, source)
+    whole = convert_whole_model(checkpoint, source) if maps_backbone(model) \
+        else as_saved(checkpoint, source)
     own = model.state_dict()
     archs = getattr(getattr(model, 'backbone', None), 'arch_zoo', None)
     message = misfit_message(whole, own, source, archs)
@@ -246,7 +279,8 @@ def fit_to_model(checkpoint, model: nn.Module, source: str = '<checkpoint>',
     else:
         print_log(f'{source} fits the model: all {len(own)} keys '
                   f'({whole.describe()}).', logger='current')
-    _honour_ln_eps(model, whole, source)
+    if whole.mapped:
+        _honour_ln_eps(model, whole, source)
     return whole
 
 

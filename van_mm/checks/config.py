@@ -18,6 +18,12 @@ the key, its value and the value that fits:
   and the levels of the detection heads' anchor generators and RoI
   extractors against its outputs;
 * every ``num_classes`` of the heads against the dataset's classes;
+* the weights a VAN backbone is given: a checkpoint of mmengine's model
+  zoo (``open-mmlab://``, ``torchvision://``...: no VAN weights) in
+  ``model.pretrained`` (mmseg's ``EncoderDecoder`` hands it to the
+  backbone; mmseg's ``fpn_r50.py`` base names a ResNet-50 there), the
+  backbone's ``pretrained`` or its ``init_cfg``, and ``model.pretrained``
+  beside a backbone ``init_cfg``;
 * the data roots, annotation files and image/label folders of the
   datasets (and evaluators' annotation files) that the run will read.
 """
@@ -27,7 +33,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from van_mm.models.archs import parse_arch
+from van_mm.checkpoint.files import model_zoo_scheme
+from van_mm.models.archs import resolve_arch
 
 VAN_TYPES = ('VAN', 'van_mm.VAN')
 
@@ -56,14 +63,21 @@ def van_channels(cfg: Config) -> Optional[Tuple[str, List[int]]]:
     backbone = cfg.model.get('backbone') or {}
     if backbone.get('type') not in VAN_TYPES:
         return None
-    arch = backbone.get('arch', 'b0')
+    arch = backbone.get('arch')
     try:
-        widths = parse_arch(arch)['embed_dims']
+        widths = resolve_arch(
+            arch, *(backbone.get(k) for k in ('embed_dims', 'depths',
+                                              'mlp_ratios', 'num_stages'))
+        )['embed_dims']
     except (KeyError, ValueError):
         return None
-    indices = list(backbone.get('out_indices', range(len(widths))))
+    indices = backbone.get('out_indices')
+    indices = list(range(len(widths)) if indices is None else
+                   [indices] if isinstance(indices, int) else indices)
     if any(not 0 <= i < len(widths) for i in indices):
         return None
+    if arch is None and backbone.get('embed_dims') is None:
+        arch = 'b0'
     name = f"VAN arch {arch!r}" if isinstance(arch, str) else 'the VAN arch'
     if indices != list(range(len(widths))):
         name += f' with out_indices {_fmt(indices)}'
@@ -189,11 +203,59 @@ def _det_head_problems(model: dict, neck_out) -> List[str]:
     return problems
 
 
+def _checkpoints(init_cfg) -> List[str]:
+    """The checkpoints a backbone's ``init_cfg`` (a dict or a list) names."""
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return [c.get('checkpoint') for c in cfgs
+            if isinstance(c, dict) and c.get('type') == 'Pretrained']
+
+
+def weights_problems(cfg: Config) -> List[str]:
+    """Weights a VAN backbone cannot take: model-zoo names (not VAN
+    weights, known without downloading), and ``model.pretrained`` beside
+    the backbone's own ``init_cfg``."""
+    model = cfg.get('model') or {}
+    backbone = model.get('backbone') or {}
+    if backbone.get('type') not in VAN_TYPES:
+        return []
+    zoo = ("a checkpoint of mmengine's model zoo ({}: ResNets, VGGs and "
+           'other classifiers), not VAN weights')
+    init = ("VAN weights go in model.backbone.init_cfg=dict(type="
+            "'Pretrained', checkpoint=...)")
+    problems = []
+    pretrained = model.get('pretrained')
+    if model_zoo_scheme(pretrained):
+        problems.append(
+            f'`model.pretrained` is {pretrained!r}, '
+            f'{zoo.format(model_zoo_scheme(pretrained))}; mmseg\'s '
+            'EncoderDecoder hands it to the VAN backbone: set '
+            f'model.pretrained=None ({init})')
+    elif pretrained is not None and (backbone.get('init_cfg') or
+                                     backbone.get('pretrained')):
+        problems.append(
+            f'`model.pretrained` is {pretrained!r} and the backbone has '
+            'weights of its own (`model.backbone.init_cfg` or '
+            '`.pretrained`); mmseg\'s EncoderDecoder hands model.pretrained '
+            'to the backbone, which takes one: set model.pretrained=None')
+    named = [('model.backbone.pretrained', backbone.get('pretrained'))] + [
+        ('model.backbone.init_cfg', c)
+        for c in _checkpoints(backbone.get('init_cfg'))]
+    for key, checkpoint in named:
+        if model_zoo_scheme(checkpoint):
+            problems.append(
+                f'`{key}` names {checkpoint!r}, '
+                f'{zoo.format(model_zoo_scheme(checkpoint))}: {init}, or '
+                f'remove it')
+    return problems
+
+
 def model_problems(cfg: Config) -> List[str]:
-    """Backbone, neck and heads that do not fit together."""
+    """Backbone, neck and heads that do not fit together, and weights the
+    backbone cannot take."""
     model = cfg.get('model') or {}
     source = van_channels(cfg) if model.get('backbone') else None
     problems, neck_out = _neck_problems(cfg, source)
+    problems = weights_problems(cfg) + problems
     inputs = neck_out if model.get('neck') else source
     for name in ('decode_head', 'auxiliary_head'):
         for key, head in _heads(model, name):

@@ -3,11 +3,14 @@
 
 :class:`CheckpointFitHook` puts every checkpoint the runner loads
 (``load_from``, ``tools/test.py``'s CHECKPOINT, ``resume``) through
-:func:`van_mm.checkpoint.whole_model.fit_to_model`: a detector or segmentor
-whose backbone is in any published VAN layout loads, and one that does not
-fit the model is refused instead of being loaded in part, which mmengine's
-non-strict loading does with one logged warning. van_mm's framework bases
-list it in ``custom_hooks``; van_mm's tools add it to configs that do not.
+:func:`van_mm.checkpoint.whole_model.fit_to_model`: into a model whose
+backbone is van_mm's VAN, a detector or segmentor whose backbone is in any
+published VAN layout loads; a model with another backbone (mmpretrain's
+``VAN`` swapped into a config) takes the file as it is saved; one that
+does not fit the model is refused instead of being loaded in part, which
+mmengine's non-strict loading does with one logged warning. van_mm's
+framework bases list it in ``custom_hooks``; van_mm's tools add it to
+configs that do not.
 """
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
@@ -23,9 +26,10 @@ class CheckpointFitHook(Hook):
 
     mmengine calls ``after_load_checkpoint`` with the file's contents
     before it loads them into the model: this replaces the state dict by
-    the mapped one (backbone keys from their layout, neck and head keys
-    kept) and raises :class:`~van_mm.checkpoint.CheckpointError` if it
-    leaves model keys uncovered, has keys the model lacks or other shapes.
+    the mapped one (backbone keys from their layout where the backbone is
+    van_mm's VAN, neck and head keys kept) and raises
+    :class:`~van_mm.checkpoint.CheckpointError` if it leaves model keys
+    uncovered, has keys the model lacks or other shapes.
     The top-level config setting ``allow_partial_load=True`` loads what
     fits instead and logs the rest (fine-tuning with a new head). The
     backbone's LayerNorm epsilon becomes the one the weights were trained
