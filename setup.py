@@ -50,6 +50,6 @@ setup(
         'deploy': DEPLOY,
         # transformers 5 dropped models/deprecated/van (HF equality tests);
         # the deploy packages for the export tests
-        'tests': ['pytest', 'transformers>=4.30,<5'] + DEPLOY,
+        'tests': ['pytest', 'pytest-xdist', 'transformers>=4.30,<5'] + DEPLOY,
     },
 )

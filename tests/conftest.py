@@ -3,7 +3,11 @@ datasets (as a user lays them out), one trained segmentor and one trained
 detector, checkpoints of a randomly initialised one of each, an
 official-layout VAN-B0 file, and a wheel of van_mm installed in a fresh
 virtual environment. Plain helpers are in ``helpers.py`` (this
-folder is on ``sys.path`` for them)."""
+folder is on ``sys.path`` for them).
+
+``scripts/test.sh`` runs the suite in two processes (pytest-xdist), each
+with one thread. Each process makes the fixtures it needs; the tests of
+one expensive fixture go to one process, which makes it once (below)."""
 import os
 import subprocess
 import sys
@@ -14,6 +18,13 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+# In a worker of a parallel run, one thread: the workers share the cores.
+# Tools run as processes inherit it, so a process and the worker's own
+# runs compute alike.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ['OMP_NUM_THREADS'] = '1'
+    torch.set_num_threads(1)
 
 from helpers import (  # noqa: E402
     DET_CONFIG,
@@ -34,6 +45,22 @@ from helpers import (  # noqa: E402
     script_ok,
     segmentor_run,
 )
+
+# A test that uses one of these fixtures runs in the process that made it
+# (first match wins).
+ONE_PROCESS_FIXTURES = {
+    'newcomer_python': 'newcomer', 'van_mm_wheel': 'newcomer',
+    'trained_segmentor': 'segmentor', 'trained_detector': 'detector',
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, group in ONE_PROCESS_FIXTURES.items():
+            if fixture in item.fixturenames:
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
 
 
 @pytest.fixture(scope='session')

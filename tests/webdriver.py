@@ -234,7 +234,7 @@ class WebDemoProcess:
         self.close()
 
 
-def screenshot_page(out, image, demo_args, width=1200, height=640):
+def screenshot_page(out, image, demo_args, width=1200, height=760):
     """Start ``tools/web_demo.py DEMO_ARGS``, open its page, pick ``image``,
     wait for the answer and save the page as PNG at ``out``; the page's
     final state ('done' or 'error')."""
