@@ -103,6 +103,12 @@ def main(argv=None):
     for (size, original), parity in report.detections.items():
         print(f'  image {size[0]}x{size[1]} from {original[0]}x'
               f'{original[1]}: {parity} (vs PyTorch test_step)')
+    if report.nms_tested is False:
+        print('  note: on these images NMS removed none of the candidates '
+              'that would otherwise have been detections (untrained heads '
+              'detect little), so the check did not test the NMS; check '
+              'the file on your data: tools/test.py CONFIG FILE --backend '
+              'onnxruntime')
     for (b, h, w), error in report.errors.items():
         agreement = report.label_agreement.get((b, h, w))
         print(f'  input {b}x3x{h}x{w}: max relative error vs PyTorch '

@@ -22,6 +22,7 @@ import logging
 import os.path as osp
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -33,7 +34,12 @@ from van_mm.export.backends import DeployedModel, deployed_model, kind_of
 from van_mm.export.detection_graph import WholeDetectorGraph, mask_threshold
 from van_mm.export.graphs import SegmentorGraph, traceable_upsampling
 from van_mm.export.onnx_ops import TRANSLATIONS
-from van_mm.export.parity import Parity, compare_detections
+from van_mm.export.parity import (
+    Parity,
+    compare_detections,
+    nms_figures,
+    recorded_nms,
+)
 from van_mm.export.runner.models import META_PREFIX, detections
 from van_mm.export.runtime import import_onnxruntime, inference_session
 from van_mm.fileio import atomic_write
@@ -75,6 +81,17 @@ class ExportReport:
     @property
     def max_error(self) -> float:
         return max(self.errors.values())
+
+    @property
+    def nms_tested(self) -> Optional[bool]:
+        """Whether in some checked case PyTorch's NMS removed candidates
+        that would otherwise have been among the detections, so that a
+        file without a working NMS would have failed the check; None for
+        a detector without NMS (Sparse R-CNN) or another kind of model."""
+        figures = [p.nms for p in self.detections.values() if p.nms]
+        if not figures:
+            return None
+        return any(suppressed > 0 for _, _, suppressed in figures)
 
 
 def check_shapes(height: int, width: int, dynamic: bool,
@@ -258,7 +275,12 @@ def to_onnx(graph: nn.Module, inputs: Dict[str, torch.Tensor], path: str,
     (:data:`~van_mm.export.onnx_ops.TRANSLATIONS`), weights inside the
     file, ``metadata`` in its metadata properties."""
     logging.getLogger('torch.onnx').setLevel(logging.ERROR)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch 2.13's exporter copies its own pytree specs the way it
+        # deprecates (a FutureWarning per export, nothing to act on)
+        warnings.filterwarnings(
+            'ignore', r'`isinstance\(treespec, LeafSpec\)` is deprecated',
+            FutureWarning)
         program = torch.onnx.export(
             graph, tuple(inputs.values()), dynamo=True, verbose=False,
             input_names=list(inputs), output_names=names,
@@ -352,13 +374,15 @@ def _check_detector(model: nn.Module, session, shape: Tuple[int, int],
     for size, original in detector_cases(*shape):
         image = torch.from_numpy(scene_picture(*size, seed=sum(size))
                                  ).permute(2, 0, 1).contiguous()
-        ref = reference_detections(model, image, original)
+        with recorded_nms() as calls:
+            ref = reference_detections(model, image, original)
         try:
             got = file_detections(session, image, original, threshold)
         except Exception as e:  # onnxruntime's own exception types
             raise ExportCheckError(f'{path} not written: onnxruntime fails '
                                    f'at input {size}: {e}') from e
         parity = compare_detections(ref, got)
+        parity.nms = nms_figures(calls, len(ref['scores']))
         report.detections[(size, original)] = parity
         if not parity.ok():
             raise ExportCheckError(

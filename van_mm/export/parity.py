@@ -5,9 +5,15 @@
 The criterion (issue 23): every detection matched one to one (same label,
 IoU >= 0.99, scores within 1e-3), the same number of detections; masks,
 pasted into the image, agree on nearly all pixels.
+
+Whether a comparison tested NMS at all is recorded too
+(:func:`recorded_nms`, :func:`suppressed_in_top`): only where NMS removed
+candidates that would otherwise have been among the detections can a
+file without a working NMS differ.
 """
+import contextlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -33,6 +39,9 @@ class Parity:
     mask_agreement: Optional[float] = None  # share of equal mask pixels
     unmatched_ref: List[int] = field(default_factory=list)
     unmatched_got: List[int] = field(default_factory=list)
+    # PyTorch's last NMS: (candidates, kept, how many of the best
+    # ``count_ref`` candidates it removed); None: not recorded or no NMS
+    nms: Optional[Tuple[int, int, int]] = None
 
     def ok(self, iou: float = 0.99, score_tol: float = 1e-3,
            mask_tol: float = 0.999) -> bool:
@@ -45,9 +54,12 @@ class Parity:
     def __str__(self) -> str:
         mask = '' if self.mask_agreement is None else \
             f', masks {self.mask_agreement:.5f} equal'
+        nms = '' if self.nms is None else \
+            (f'; NMS {self.nms[0]} -> {self.nms[1]} candidates, '
+             f'{self.nms[2]} of the best {self.count_ref} suppressed')
         return (f'{self.count_got}/{self.count_ref} detections, '
                 f'{self.matched} matched, min IoU {self.min_iou:.5f}, max '
-                f'score diff {self.max_score_diff:.2e}{mask}')
+                f'score diff {self.max_score_diff:.2e}{mask}{nms}')
 
 
 def compare_detections(ref: Dict[str, np.ndarray], got: Dict[str, np.ndarray],
@@ -91,3 +103,44 @@ def compare_detections(ref: Dict[str, np.ndarray], got: Dict[str, np.ndarray],
             total += ref['masks'][i].size
         result.mask_agreement = equal / total
     return result
+
+
+@contextlib.contextmanager
+def recorded_nms():
+    """mmcv's ``batched_nms`` where mmdet's dense heads and R-CNN heads
+    (``multiclass_nms``) call it for their detections (not the RPN's),
+    each call recorded as (candidate scores, indices kept); yields the
+    list of calls."""
+    import mmdet.models.dense_heads.base_dense_head as dense
+    import mmdet.models.layers.bbox_nms as rcnn
+    original = dense.batched_nms
+    calls = []
+
+    def recording(boxes, scores, idxs, nms_cfg, class_agnostic=False):
+        dets, keep = original(boxes, scores, idxs, nms_cfg, class_agnostic)
+        calls.append((scores.detach().clone(), keep.clone()))
+        return dets, keep
+
+    dense.batched_nms = rcnn.batched_nms = recording
+    try:
+        yield calls
+    finally:
+        dense.batched_nms = rcnn.batched_nms = original
+
+
+def suppressed_in_top(scores, keep, n: int) -> int:
+    """How many of the ``n`` best-scoring NMS candidates (``scores``, a
+    tensor) NMS removed (``keep``: the indices it kept): boxes that a
+    graph without a working NMS would give among ``n`` detections."""
+    top = set(scores.argsort(descending=True)[:n].tolist())
+    return len(top - set(keep.tolist()))
+
+
+def nms_figures(calls, count: int) -> Optional[Tuple[int, int, int]]:
+    """:attr:`Parity.nms` from the calls :func:`recorded_nms` recorded
+    for one image with ``count`` detections (the last call is the one
+    that gave them)."""
+    if not calls:
+        return None
+    scores, keep = calls[-1]
+    return len(scores), len(keep), suppressed_in_top(scores, keep, count)
