@@ -19,11 +19,16 @@ from typing import Tuple
 import torch
 from mmengine.config import Config
 
+from van_mm.testing import (  # noqa: F401  (the tests' names for them)
+    B0_DIMS,
+    lighten,
+    to_tiny_b0,
+)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.path.join(REPO, 'configs')
 
 ALL_ARCHS = ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6']
-B0_DIMS = [32, 64, 160, 256]
 
 # Parameter counts (M) of the configs' models. Detection: the paper's
 # figures (RetinaNet 13.4/23.6/36.3/54.5M, Mask R-CNN 23.9/33.5/46.2/64.4M,
@@ -128,63 +133,6 @@ def random_checkpoint(config, classes, path):
 
 def params_m(model) -> float:
     return sum(p.numel() for p in model.parameters()) / 1e6
-
-
-def to_tiny_b0(cfg: Config) -> Config:
-    """The config's model with a randomly initialised VAN-B0 backbone (plain
-    BN, no drop path) and the neck and heads that read it resized."""
-    cfg.model.backbone.update(
-        arch='b0', init_cfg=None, drop_path_rate=0.,
-        norm_cfg=dict(type='BN', requires_grad=True))
-    neck = cfg.model.get('neck')
-    if neck is not None and 'in_channels' in neck:
-        neck.in_channels = B0_DIMS
-    head = cfg.model.get('decode_head')
-    if head is not None and head.type == 'UPerHead':
-        head.in_channels = B0_DIMS
-    if head is not None and head.type == 'LightHamHead':
-        head.in_channels = [B0_DIMS[i] for i in head.in_index]
-    panoptic = cfg.model.get('panoptic_head')
-    if panoptic is not None:
-        panoptic.in_channels = B0_DIMS
-    aux = cfg.model.get('auxiliary_head')
-    if aux is not None:
-        aux.in_channels = B0_DIMS[aux.in_index]
-    return cfg
-
-
-def lighten(cfg: Config) -> Config:
-    """Fewer proposals and sampled RoIs (and mask points), so two-stage
-    and query-based models step quickly on a CPU (mmcv's CPU RoIAlign
-    dominates otherwise)."""
-
-    def visit(node):
-        if isinstance(node, (list, tuple)):
-            for item in node:
-                visit(item)
-        elif isinstance(node, dict):
-            for key in ('rpn', 'rpn_proposal'):
-                if isinstance(node.get(key), dict):
-                    node[key].update(nms_pre=200, max_per_img=50)
-            if isinstance(node.get('sampler'), dict) and \
-                    'num' in node['sampler']:
-                node['sampler']['num'] = 32
-            if 'max_per_img' in node and 'mask_thr_binary' in node:
-                node['max_per_img'] = 20  # rcnn test: fewer masks to paste
-            for value in node.values():
-                visit(value)
-
-    visit(cfg.model.get('train_cfg'))
-    visit(cfg.model.get('test_cfg'))
-    if cfg.model.get('rpn_head', {}).get('type') == 'EmbeddingRPNHead':
-        cfg.model.rpn_head.num_proposals = 20  # Sparse R-CNN
-        cfg.model.test_cfg.rcnn.max_per_img = 20
-    if 'panoptic_head' in cfg.model:
-        # Mask2Former: fewer mask points; batches padded to their largest
-        # image instead of the large-scale jitter's fixed 1024x1024
-        cfg.model.train_cfg.num_points = 1024
-        cfg.model.data_preprocessor.batch_augments = None
-    return cfg
 
 
 # The official VAN-Classification module names (its models/van.py:
@@ -452,3 +400,4 @@ def pip_into(python: str, *args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-m', 'pip', '--python', python,
                            *args], capture_output=True, text=True,
                           env=newcomer_env())
+

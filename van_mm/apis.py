@@ -125,9 +125,12 @@ def build_from_config(cfg: Config, backbone_only: bool = False,
     return model
 
 
-def config_dataset_meta(cfg: Config) -> Dict:
+def config_dataset_meta(cfg: Config) -> Optional[Dict]:
     """The classes and palette of the config's test dataset (its metainfo,
-    built without reading annotations)."""
+    built without reading annotations); None if the config has no test
+    dataset."""
+    if not (cfg.get('test_dataloader') or {}).get('dataset'):
+        return None
     from mmengine.registry import DATASETS, init_default_scope
     init_default_scope(cfg.default_scope)
     dataset = cfg.test_dataloader.dataset.copy()
@@ -149,7 +152,7 @@ def init_model(cfg: Config, checkpoint: str, device: str = 'cpu',
     from van_mm.checkpoint import dataset_meta, load_whole_model
     model = build_from_config(cfg)
     meta = dataset_meta(load_whole_model(model, checkpoint, allow_partial))
-    config_meta = config_dataset_meta(cfg)
+    config_meta = config_dataset_meta(cfg) or {}
     if meta is None:
         meta = config_meta
     elif not meta.get('palette') and config_meta.get('palette'):

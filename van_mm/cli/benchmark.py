@@ -30,7 +30,7 @@ from van_mm.analysis.profiling import (
     time_cases,
 )
 from van_mm.apis import build_from_config, load_config, switch_to_deploy
-from van_mm.cli.common import require_file
+from van_mm.cli.common import add_backend_flag, deployed_model
 
 
 def parse_args(argv=None):
@@ -52,11 +52,10 @@ def parse_args(argv=None):
     parser.add_argument('--bf16', action='store_true',
                         help='bfloat16 autocast; with --backbone also '
                         'reports the error against fp32')
-    parser.add_argument('--backend', choices=['pytorch', 'onnxruntime'],
-                        default='pytorch', help='inference engine (pytorch)')
-    parser.add_argument('--onnx', help='with --backend onnxruntime: the '
-                        'exported model (default: export it for this '
-                        'input first)')
+    add_backend_flag(parser, 'the file of --onnx')
+    parser.add_argument('--onnx', help='with --backend: the exported model '
+                        '(onnxruntime: by default exported for this input '
+                        'first)')
     parser.add_argument('--repeat', type=int, default=20,
                         help='timed runs (20)')
     parser.add_argument('--warmup', type=int, default=3,
@@ -66,19 +65,23 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def onnxruntime(model, args):
-    """The model in onnxruntime, for ``--backend onnxruntime``."""
+def deployed(model, args):
+    """The model in the engine of ``--backend``."""
     torch_only = [f'--{f.replace("_", "-")}' for f in
                   ('deploy', 'channels_last', 'compile', 'bf16')
                   if getattr(args, f)]
     if torch_only:
         raise SystemExit(f'{", ".join(torch_only)}: PyTorch options; '
-                         '--backend onnxruntime runs the exported graph.')
+                         f'--backend {args.backend} runs the exported graph.')
     if args.onnx:
-        require_file(args.onnx, 'ONNX file')
+        return deployed_model(model, args.onnx, args.backend, args.device,
+                              '--onnx')
+    if args.backend != 'onnxruntime':
+        raise SystemExit(f'--backend {args.backend}: give the exported '
+                         'model with --onnx FILE.')
     try:
         from van_mm.export import onnxruntime_model
-        return onnxruntime_model(model, args.onnx, tuple(args.shape),
+        return onnxruntime_model(model, None, tuple(args.shape),
                                  args.batch, args.device)
     except (ImportError, ValueError, RuntimeError) as e:
         raise SystemExit(f'--backend onnxruntime: {e}')
@@ -87,11 +90,11 @@ def onnxruntime(model, args):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config)
-    if args.onnx and args.backend != 'onnxruntime':
+    if args.onnx and args.backend == 'pytorch':
         raise SystemExit('--onnx: add --backend onnxruntime.')
     model = build_from_config(cfg, args.backbone, args.checkpoint)
-    if args.backend == 'onnxruntime':
-        model = onnxruntime(model, args)
+    if args.backend != 'pytorch':
+        model = deployed(model, args)
     model = model.to(args.device)
     if args.deploy:
         try:
@@ -132,8 +135,8 @@ def main(argv=None):
 
     flags = [f for f in ('deploy', 'channels_last', 'compile', 'bf16')
              if getattr(args, f)]
-    if args.backend == 'onnxruntime':
-        flags.append('onnxruntime')
+    if args.backend != 'pytorch':
+        flags.append(args.backend)
     what = 'backbone' if args.backbone else 'model'
     print(f'{args.config} ({what}), input {args.batch}x3x{h}x{w} on '
           f'{args.device}, {torch.get_num_threads()} threads'

@@ -58,6 +58,31 @@ def read_image(path: str, size=None):
         raise SystemExit(str(e))
 
 
+def add_backend_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--backend``: ``pytorch`` or an inference engine of
+    :data:`van_mm.export.backends.BACKENDS` that runs ``what`` (the file
+    ``tools/export_onnx.py`` wrote)."""
+    from van_mm.export.backends import backend_names
+    parser.add_argument(
+        '--backend', choices=backend_names(), default='pytorch',
+        help=f'inference engine (pytorch); another one runs {what}')
+
+
+def deployed_model(host, path: str, backend: str, device: str = 'cpu',
+                   flag: str = '--backend'):
+    """The exported file ``path`` run by ``backend`` with ``host`` (the
+    config's model) around it
+    (:func:`van_mm.export.backends.deployed_model`); exit naming ``flag``
+    if the file is missing, the engine is not installed or the file holds
+    another model."""
+    require_file(path, 'Exported model')
+    try:
+        from van_mm.export.backends import deployed_model as deploy
+        return deploy(host, path, backend, device)
+    except (ImportError, ValueError, RuntimeError) as e:
+        raise SystemExit(f'{flag} {backend}: {e}')
+
+
 def add_partial_load_flag(parser: argparse.ArgumentParser) -> None:
     """``--allow-partial-load``: load the checkpoint keys that fit the
     model and skip the rest, instead of refusing the checkpoint."""

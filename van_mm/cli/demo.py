@@ -4,7 +4,7 @@ pictures.
 
     python tools/demo.py IMAGE_OR_DIR CONFIG CHECKPOINT [--out FILE_OR_DIR]
         [--device cpu] [--score-thr 0.3] [--allow-partial-load]
-        [--backend onnxruntime --onnx FILE]
+        [--backend onnxruntime --onnx FILE] [--print] [--save]
 
 The checkpoint loads as in ``tools/test.py`` (its backbone in any VAN
 layout, refused unless it fits the config's model; ``--allow-partial-load``
@@ -13,9 +13,14 @@ and are drawn by ``DetLocalVisualizer`` (boxes, masks, labels); segmentors
 go through mmseg's ``inference_model`` and are drawn by
 ``SegLocalVisualizer`` (colour-blended classes). For a folder, one picture
 per image is written into the ``--out`` folder. With ``--backend
-onnxruntime`` the network runs from the ONNX file of
-``tools/export_onnx.py`` and the rest as in PyTorch, for the same picture;
-each image's inference time is printed.
+onnxruntime`` the model runs from the file of ``tools/export_onnx.py``
+(a detector whole: the host only pastes masks; CHECKPOINT gives the class
+names), for the same picture; each image's inference time is printed,
+and with ``--print`` a detector's detections at ``--score-thr`` or above.
+``--save`` writes each image's predictions beside its picture (``.npz``:
+a detector's ``boxes``, ``scores``, ``labels`` and ``masks``, a
+segmentor's ``label`` map), as ``python -m van_mm.export.runner --save``
+does, so that the two compare.
 """
 import argparse
 import os
@@ -25,8 +30,10 @@ import time
 from van_mm.apis import init_model, load_config, task_of
 from van_mm.checkpoint import CheckpointError
 from van_mm.cli.common import (
+    add_backend_flag,
     add_partial_load_flag,
     cli_message,
+    deployed_model,
     read_image,
     require_file,
 )
@@ -47,13 +54,20 @@ def parse_args(argv=None):
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='detections below this score are not drawn')
     add_partial_load_flag(parser)
-    parser.add_argument('--backend', choices=['pytorch', 'onnxruntime'],
-                        default='pytorch', help='inference engine (pytorch)')
-    parser.add_argument('--onnx', help='with --backend onnxruntime: the model '
-                        'exported by tools/export_onnx.py')
+    add_backend_flag(parser, 'the file of --onnx')
+    parser.add_argument('--onnx', help='with --backend: the model exported '
+                        'by tools/export_onnx.py')
+    parser.add_argument('--print', action='store_true',
+                        help="print a detector's detections (class, score, "
+                        'box) at --score-thr or above')
+    parser.add_argument('--save', action='store_true',
+                        help='also write each image\'s predictions to a '
+                        '.npz file beside its picture (every detection, or '
+                        'the label map)')
     args = parser.parse_args(argv)
-    if (args.backend == 'onnxruntime') != bool(args.onnx):
-        parser.error('--backend onnxruntime and --onnx FILE go together')
+    if (args.backend != 'pytorch') != bool(args.onnx):
+        parser.error('--backend (other than pytorch) and --onnx FILE go '
+                     'together')
     return args
 
 
@@ -69,9 +83,10 @@ def list_images(path):
     return [require_file(path, 'Image')]
 
 
-def build(config, checkpoint, device, allow_partial=False, onnx=None):
-    """The task, the model (its network in onnxruntime from the file
-    ``onnx`` if given), its inference function and a visualizer."""
+def build(config, checkpoint, device, allow_partial=False, onnx=None,
+          backend='onnxruntime'):
+    """The task, the model (run by ``backend`` from the file ``onnx`` if
+    given), its inference function and a visualizer."""
     cfg = load_config(config)
     require_file(checkpoint, 'Checkpoint')
     if onnx:
@@ -85,11 +100,7 @@ def build(config, checkpoint, device, allow_partial=False, onnx=None):
     except CheckpointError as e:
         raise SystemExit(cli_message(e))
     if onnx:
-        try:
-            from van_mm.export import OnnxRuntimeModel
-            model = OnnxRuntimeModel(model, onnx, device)
-        except (ImportError, ValueError, RuntimeError) as e:
-            raise SystemExit(f'--onnx: {e}')
+        model = deployed_model(model, onnx, backend, device, '--onnx')
     visualizer = build_visualizer(cfg, 'van_mm_demo', model.dataset_meta)
     return task_of(cfg), model, infer, visualizer
 
@@ -99,7 +110,7 @@ def main(argv=None):
     images = list_images(args.image)
     task, model, infer, visualizer = build(
         args.config, args.checkpoint, args.device, args.allow_partial_load,
-        args.onnx)
+        args.onnx, args.backend)
     single = len(images) == 1 and not osp.isdir(args.image) and \
         args.out.lower().endswith(IMAGE_EXTS)
     if not single:
@@ -117,3 +128,40 @@ def main(argv=None):
             osp.basename(path), image, data_sample=result, draw_gt=False,
             show=False, out_file=out, **kwargs)
         print(f'{path} -> {out} ({args.backend}: {1000 * seconds:.0f} ms)')
+        if args.print and task == 'det':
+            print_detections(result.pred_instances, model.dataset_meta,
+                             args.score_thr)
+        if args.save:
+            save_predictions(result, osp.splitext(out)[0] + '.npz')
+
+
+def save_predictions(result, path: str) -> None:
+    """A data sample's predictions as the torch-free runner's ``--save``
+    writes them: ``boxes``, ``scores``, ``labels`` (and ``masks`` (N, H,
+    W) bool) in the image's pixels, or the ``label`` map (H, W)."""
+    import numpy as np
+    if 'pred_instances' in result:
+        pred = result.pred_instances
+        arrays = dict(boxes=pred.bboxes, scores=pred.scores,
+                      labels=pred.labels)
+        if 'masks' in pred:
+            arrays['masks'] = pred.masks.bool()
+        arrays = {k: v.cpu().numpy() for k, v in arrays.items()}
+    else:
+        arrays = dict(label=result.pred_sem_seg.data[0].cpu().numpy())
+    np.savez_compressed(path, **arrays)
+    print(f'  saved: {path}')
+
+
+def print_detections(pred, meta, score_thr: float) -> None:
+    """One line per detection at ``score_thr`` or above: class, score,
+    box in the image's pixels."""
+    classes = (meta or {}).get('classes')
+    keep = (pred.scores >= score_thr).nonzero().flatten().tolist()
+    print(f'  {len(pred.scores)} detections, {len(keep)} at score >= '
+          f'{score_thr}')
+    for i in keep:
+        label = int(pred.labels[i])
+        name = classes[label] if classes else str(label)
+        box = ', '.join(f'{v:.1f}' for v in pred.bboxes[i].tolist())
+        print(f'  {name} {float(pred.scores[i]):.3f} [{box}]')

@@ -4,22 +4,36 @@
     python tools/export_onnx.py CONFIG [CHECKPOINT] --out FILE
         [--shape H W] [--dynamic] [--backbone] [--rtol 1e-4] [--opset N]
 
-What the file computes (``docs/deploy.md``): a segmentor takes a uint8
-BGR image (1, 3, H, W) and gives ``seg_logits`` and the label map
-``seg_label`` at the image's size; a detector gives its dense heads' raw
-outputs (two-stage: and the neck's features), the rest stays with the host
-(``--backend onnxruntime`` of ``tools/demo.py`` and ``tools/benchmark.py``
-runs it); ``--backbone`` gives the stage outputs of a normalised RGB
-float image. Before writing, the file is run in onnxruntime on generated
-pictures and compared with PyTorch (with ``--dynamic`` at three sizes, one
-no multiple of 32); above ``--rtol`` nothing is written. Random weights
-without CHECKPOINT.
+What the file computes (``docs/deploy.md``): a detector is exported whole,
+for one image of any size as the config's test pipeline resized it, with
+its resize factor: normalisation, backbone, neck, heads, box decoding,
+NMS (ONNX ``NonMaxSuppression``), RoIAlign (ONNX ``RoiAlign``), RoI and
+mask heads; out come boxes in the original image, scores, labels (and the
+mask head's maps). A segmentor takes a uint8 BGR image (1, 3, H, W) and
+gives ``seg_logits`` and the label map ``seg_label`` at the image's size;
+``--backbone`` gives the stage outputs of a normalised RGB float image.
+
+Before writing, the file is run in onnxruntime on generated pictures and
+compared with PyTorch: a detector's detections with ``test_step``'s at the
+``--shape`` and at a size no multiple of 32, each resized from a larger
+original (every detection matched: same label, IoU >= 0.99, scores within
+1e-3, masks 99.9% equal); other models' outputs at ``--shape`` (with
+``--dynamic`` at three sizes), within ``--rtol``. If the check fails,
+nothing is written. The file's metadata holds what
+``python -m van_mm.export.runner`` (no torch) needs: the test resize and
+the class names. Random weights without CHECKPOINT.
 """
 import argparse
 import os.path as osp
 
-from van_mm.apis import build_from_config, load_config
-from van_mm.cli.common import require_file
+from van_mm.apis import (
+    build_from_config,
+    config_dataset_meta,
+    init_model,
+    load_config,
+)
+from van_mm.checkpoint import CheckpointError
+from van_mm.cli.common import cli_message, require_file
 
 
 def parse_args(argv=None):
@@ -32,15 +46,17 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='the .onnx file')
     parser.add_argument('--shape', type=int, nargs=2, default=[512, 512],
                         metavar=('H', 'W'),
-                        help='input size of the example (512 512); the '
-                        'only size without --dynamic')
+                        help='input size of the example and of the check '
+                        '(512 512); without --dynamic the only size of a '
+                        'backbone or segmentor')
     parser.add_argument('--dynamic', action='store_true',
-                        help='batch, height and width dynamic')
+                        help='batch, height and width dynamic (detectors: '
+                        'height and width always are, batch 1)')
     parser.add_argument('--backbone', action='store_true',
                         help="export the config's backbone alone")
     parser.add_argument('--rtol', type=float, default=1e-4,
                         help='largest relative error against PyTorch '
-                        'accepted (1e-4)')
+                        'accepted for a backbone or segmentor (1e-4)')
     parser.add_argument('--opset', type=int,
                         help="ONNX opset (default: torch's)")
     return parser.parse_args(argv)
@@ -57,19 +73,42 @@ def main(argv=None):
         from van_mm.export import ExportCheckError, export_onnx
     except ImportError as e:
         raise SystemExit(str(e))
-    model = build_from_config(cfg, args.backbone, args.checkpoint)
+    try:
+        if args.checkpoint and not args.backbone:  # with its classes
+            model = init_model(cfg, args.checkpoint)
+        else:
+            model = build_from_config(cfg, args.backbone, args.checkpoint)
+            if not args.backbone:
+                model.dataset_meta = config_dataset_meta(cfg)
+    except CheckpointError as e:
+        raise SystemExit(cli_message(e))
     metadata = dict(config=osp.basename(args.config),
                     checkpoint=osp.basename(args.checkpoint or '') or
                     'random weights')
     try:
         report = export_onnx(model, args.out, tuple(args.shape),
-                             args.dynamic, args.rtol, metadata, args.opset)
+                             args.dynamic, args.rtol, metadata, args.opset,
+                             cfg=cfg)
     except ExportCheckError as e:
-        raise SystemExit(f'{e} (--rtol {args.rtol:g})')
+        raise SystemExit(f'{e} (--rtol {args.rtol:g})' if 'relative error'
+                         in str(e) else str(e))
     except (ValueError, ImportError) as e:
         raise SystemExit(str(e))
     print(f'{report.kind} exported in {report.seconds:.0f} s: {args.out} '
           f'({osp.getsize(args.out) / 2**20:.1f} MiB)')
+    if report.kind == 'detector':
+        print('  whole detector: one image of any height and width; ONNX '
+              + ', '.join(f'{op} x{n}' for op, n in
+                          report.operators.items()))
+    for (size, original), parity in report.detections.items():
+        print(f'  image {size[0]}x{size[1]} from {original[0]}x'
+              f'{original[1]}: {parity} (vs PyTorch test_step)')
+    if report.nms_tested is False:
+        print('  note: on these images NMS removed none of the candidates '
+              'that would otherwise have been detections (untrained heads '
+              'detect little), so the check did not test the NMS; check '
+              'the file on your data: tools/test.py CONFIG FILE --backend '
+              'onnxruntime')
     for (b, h, w), error in report.errors.items():
         agreement = report.label_agreement.get((b, h, w))
         print(f'  input {b}x3x{h}x{w}: max relative error vs PyTorch '

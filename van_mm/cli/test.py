@@ -1,9 +1,11 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
-"""Test (and evaluate) a detector or segmentor checkpoint.
+"""Test (and evaluate) a detector or segmentor checkpoint, or its exported
+file.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR]
         [--show-dir DIR] [--tta] [--allow-partial-load]
         [--cfg-options k=v ...] [--launcher ...]
+    python tools/test.py CONFIG MODEL.onnx --backend onnxruntime [...]
 
 Detection configs print COCO bbox (and segm) AP through mmdet's CocoMetric
 and ``--out`` dumps the predictions to a ``.pkl`` file; segmentation configs
@@ -16,12 +18,23 @@ own); a checkpoint that does not fit the config's model is refused, naming
 the keys, unless ``--allow-partial-load``. ``--tta`` tests with the config's
 ``tta_pipeline`` and ``tta_model`` (for ADE20K: the official multi-scale +
 flip protocol).
+
+``--backend onnxruntime``: the second argument is a file of
+``tools/export_onnx.py``, evaluated on the config's test set with the
+config's metrics, as the checkpoint is: the same data pipeline (mmcv
+decodes and resizes the images), mmengine's test loop and evaluator, the
+network and post-processing in the file (:mod:`van_mm.export.backends`;
+a detector's masks pasted by the torch-free runner's code). The
+config's model is built around the file for its data pre-processor and
+post-processing only; its weights are random and unused.
 """
 from van_mm.apis import load_config, task_of, use_tta
 from van_mm.cli.common import (
+    add_backend_flag,
     add_partial_load_flag,
     build_test_runner,
     check_config_or_exit,
+    deployed_model,
     parse_tool_args,
     require_file,
     run_test,
@@ -31,7 +44,8 @@ from van_mm.cli.common import (
 
 def parse_args(argv=None):
     parser = tool_parser('Test (and evaluate) a VAN detector or segmentor')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file (with --backend '
+                        'other than pytorch: the exported model)')
     parser.add_argument(
         '--out', help='detection: dump predictions to this .pkl file; '
         'segmentation: write predicted label maps to this folder')
@@ -42,6 +56,8 @@ def parse_args(argv=None):
         '--tta', action='store_true', help='test with the config\'s '
         'multi-scale and flip augmentation (tta_pipeline, tta_model)')
     add_partial_load_flag(parser)
+    add_backend_flag(parser, 'the file of tools/export_onnx.py given as '
+                     'CHECKPOINT')
     return parse_tool_args(parser, argv)
 
 
@@ -50,7 +66,17 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
     check_config_or_exit(cfg, 'test')
-    cfg.load_from = require_file(args.checkpoint, 'Checkpoint')
+    deployed = args.backend != 'pytorch'
+    if deployed:
+        torch_only = [f'--{f.replace("_", "-")}' for f in
+                      ('tta', 'allow_partial_load') if getattr(args, f)]
+        if torch_only:
+            raise SystemExit(f'{", ".join(torch_only)}: options of a '
+                             'checkpoint; --backend runs the exported file '
+                             'as it is.')
+        require_file(args.checkpoint, 'Exported model')
+    else:
+        cfg.load_from = require_file(args.checkpoint, 'Checkpoint')
     task = task_of(cfg)
     if args.allow_partial_load:
         cfg.allow_partial_load = True
@@ -79,8 +105,14 @@ def main(argv=None):
         raise SystemExit(f'--out must name a .pkl file, got {args.out!r}')
 
     runner = build_test_runner(cfg)
+    if deployed:
+        host = getattr(runner.model, 'module', runner.model)  # DDP's
+        runner.model = deployed_model(host, args.checkpoint, args.backend,
+                                      next(host.parameters()).device.type)
+        runner.logger.info(f'Testing {args.checkpoint} in {args.backend}.')
     if args.out and task == 'det':
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     run_test(runner)
+

@@ -11,8 +11,8 @@ boxes, masks and labels, segmentors their label map with a legend, both
 with the inference time. CHECKPOINT loads as in ``tools/demo.py``; with
 ``--onnx FILE`` (``tools/export_onnx.py``) the network runs in onnxruntime
 and the attention map still comes from CHECKPOINT. CHECKPOINT may be an
-ONNX file itself: then there is no attention map, and two-stage detectors
-(whose RoI heads need the trained weights) are refused. ``--port 0`` takes
+ONNX file itself (the whole model): then there is no attention map.
+``--port 0`` takes
 a free port. Bad uploads (not an image, too large, 16-bit, CMYK, palette,
 transparent) get a message on the page; see :mod:`van_mm.webdemo`.
 """

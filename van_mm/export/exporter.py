@@ -1,34 +1,47 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
-"""Exporting a backbone, segmentor or detector to ONNX, checked against
-PyTorch in onnxruntime before the file is written.
+"""Exporting a backbone, a segmentor or a whole detector to ONNX, checked
+against PyTorch in onnxruntime before the file is written.
 
 The graph exported is the one onnxruntime runs fastest
 (:data:`ONNX_DEPLOY`); the reference it is checked against is the model
-as given, so the check covers the folding too.
+as given, so the check covers the folding too. Backbones and segmentors
+are compared output by output (largest relative error); a detector by
+its detections against ``test_step``'s
+(:func:`van_mm.export.parity.compare_detections`) at two sizes, one no
+multiple of 32, each from an original image of another size.
+
+Besides what it holds (``van_mm.kind``, ``config``, ``checkpoint``,
+``version``), a file's metadata says what the torch-free runner
+(:mod:`van_mm.export.runner`) needs: the test pipeline's resizing
+(``test_resize``, :func:`test_resize`), the class names, a detector's
+``mask_thr_binary``, a segmentor's ``align_corners`` and ``threshold``.
 """
 import copy
+import json
 import logging
 import os.path as osp
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 
-from van_mm.export.graphs import (
-    DetectorGraph,
-    SegmentorGraph,
-    traceable_upsampling,
+from van_mm.export.backends import DeployedModel, deployed_model, kind_of
+from van_mm.export.detection_graph import WholeDetectorGraph, mask_threshold
+from van_mm.export.graphs import SegmentorGraph, traceable_upsampling
+from van_mm.export.onnx_ops import TRANSLATIONS
+from van_mm.export.parity import (
+    Parity,
+    compare_detections,
+    nms_figures,
+    recorded_nms,
 )
-from van_mm.export.runtime import (
-    META_PREFIX,
-    OnnxRuntimeModel,
-    import_onnxruntime,
-    inference_session,
-    kind_of,
-)
+from van_mm.export.runner.models import META_PREFIX, detections
+from van_mm.export.runtime import import_onnxruntime, inference_session
 from van_mm.fileio import atomic_write
 from van_mm.images import IMAGENET_MEAN, IMAGENET_STD
 from van_mm.synthetic import scene_picture
@@ -49,18 +62,36 @@ class ExportCheckError(RuntimeError):
 @dataclass
 class ExportReport:
     """What :func:`export_onnx` did: the file, the kind of model, the
-    export time and the largest relative error at each checked input
-    shape (batch, height, width)."""
+    export time; for a backbone or segmentor the largest relative error
+    (and the share of equal labels) at each checked input shape (batch,
+    height, width); for a detector the comparison of its detections with
+    ``test_step``'s for each checked case ((h, w) of the image, (H, W) of
+    the original) and how often the file holds ``NonMaxSuppression`` and
+    ``RoiAlign``."""
     path: str
     kind: str
     seconds: float
     errors: Dict[Tuple[int, int, int], float] = field(default_factory=dict)
     label_agreement: Dict[Tuple[int, int, int], float] = field(
         default_factory=dict)
+    detections: Dict[Tuple[Tuple[int, int], Tuple[int, int]], Parity] = \
+        field(default_factory=dict)
+    operators: Dict[str, int] = field(default_factory=dict)
 
     @property
     def max_error(self) -> float:
         return max(self.errors.values())
+
+    @property
+    def nms_tested(self) -> Optional[bool]:
+        """Whether in some checked case PyTorch's NMS removed candidates
+        that would otherwise have been among the detections, so that a
+        file without a working NMS would have failed the check; None for
+        a detector without NMS (Sparse R-CNN) or another kind of model."""
+        figures = [p.nms for p in self.detections.values() if p.nms]
+        if not figures:
+            return None
+        return any(suppressed > 0 for _, _, suppressed in figures)
 
 
 def check_shapes(height: int, width: int, dynamic: bool,
@@ -73,6 +104,18 @@ def check_shapes(height: int, width: int, dynamic: bool,
     return [(1, height, width),
             (2, height + 64, width - 32 if width > 96 else width + 96),
             (1, height + 13, width + 27)]
+
+
+def detector_cases(height: int, width: int
+                   ) -> List[Tuple[Tuple[int, int], Tuple[int, int]]]:
+    """What an exported detector is checked on: (size of the image it
+    gets, size of the original image), the image resized as a test
+    pipeline would: the export's size from twice its size, and a size no
+    multiple of 32 from an original about 2.6 times as large (width and
+    height scaled by slightly different factors, as rounding gives)."""
+    h, w = height + 13, width + 27
+    return [((height, width), (2 * height, 2 * width)),
+            ((h, w), (int(h / 0.39 + 0.5), int(w / 0.39 + 0.5)))]
 
 
 def example_input(kind: str, batch: int, height: int,
@@ -92,12 +135,14 @@ def example_input(kind: str, batch: int, height: int,
 
 
 def graph_of(model: nn.Module, kind: str) -> nn.Module:
-    """The module that is exported for ``model`` (see
-    :mod:`van_mm.export.graphs`)."""
+    """The module that is exported for ``model``: a
+    :class:`~van_mm.export.graphs.SegmentorGraph`, a
+    :class:`~van_mm.export.detection_graph.WholeDetectorGraph`, or the
+    backbone itself."""
     if kind == 'segmentor':
         return SegmentorGraph(model).eval()
     if kind == 'detector':
-        return DetectorGraph(model).eval()
+        return WholeDetectorGraph(model).eval()
     return model
 
 
@@ -126,12 +171,94 @@ def require_dynamic_shapes(model: nn.Module) -> None:
                     'without --dynamic, at the size the model will get.')
 
 
+# Test-pipeline steps that change the image's geometry in ways the runner
+# does not reproduce.
+_UNREPRODUCED = ('RandomResize', 'RandomChoiceResize', 'FixShapeResize',
+                 'Pad', 'RandomFlip', 'MultiScaleFlipAug', 'TestTimeAug',
+                 'RandomCrop', 'CenterCrop', 'RandomChoice')
+
+
+def test_pipeline(cfg) -> list:
+    """The config's test pipeline (its test dataset's, else
+    ``test_pipeline``)."""
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    return dataset.get('pipeline', cfg.get('test_pipeline')) or []
+
+
+def test_resize(cfg) -> List[dict]:
+    """The test pipeline's resizing steps as the torch-free runner
+    reproduces them (:func:`van_mm.export.runner.resize_steps`): mmcv's
+    ``Resize(scale, keep_ratio)`` (mmdet's and mmseg's) and mmseg's
+    ``ResizeToMultiple(size_divisor)``, bilinear with OpenCV.
+
+    Raises:
+        ValueError: The pipeline has a step the runner cannot reproduce
+            (named).
+    """
+    steps = []
+    for step in test_pipeline(cfg):
+        kind = str(step.get('type', '')).split('.')[-1]
+        if kind in ('Resize', 'ResizeToMultiple') and (
+                (step.get('interpolation') or 'bilinear') != 'bilinear' or
+                step.get('backend', 'cv2') != 'cv2'):
+            raise ValueError(
+                f'the test pipeline\'s {dict(step)} does not resize '
+                'bilinearly with OpenCV, as the runner does')
+        if kind == 'Resize':
+            scale = step.get('scale')
+            if scale is None or step.get('scale_factor') is not None:
+                raise ValueError(
+                    f'the test pipeline\'s {dict(step)} is not '
+                    'Resize(scale=..., keep_ratio=...), which the runner '
+                    'reproduces')
+            scale = [scale, scale] if isinstance(scale, int) else \
+                [int(v) for v in scale]
+            steps.append(dict(type='Resize', scale=scale,
+                              keep_ratio=bool(step.get('keep_ratio',
+                                                       False))))
+        elif kind == 'ResizeToMultiple':
+            steps.append(dict(type='ResizeToMultiple', size_divisor=int(
+                step.get('size_divisor', 32))))
+        elif kind in _UNREPRODUCED:
+            raise ValueError(f'the test pipeline has {kind}, which the '
+                             'runner does not reproduce')
+    return steps
+
+
+def runner_metadata(model: nn.Module, kind: str, cfg=None,
+                    classes: Optional[Sequence[str]] = None
+                    ) -> Dict[str, str]:
+    """The metadata the torch-free runner reads (module docstring)."""
+    meta: Dict[str, str] = {}
+    if kind == 'backbone':
+        return meta
+    classes = classes or (getattr(model, 'dataset_meta', None) or
+                          {}).get('classes')
+    if classes:
+        meta['classes'] = json.dumps([str(c) for c in classes])
+    if cfg is not None:
+        try:
+            meta['test_resize'] = json.dumps(test_resize(cfg))
+        except ValueError as e:
+            meta['test_resize_unsupported'] = str(e)
+    if kind == 'detector':
+        threshold = mask_threshold(model)
+        if threshold is not None:
+            meta['mask_thr_binary'] = repr(threshold)
+    else:
+        head = model.decode_head
+        meta['align_corners'] = json.dumps(bool(head.align_corners))
+        meta['threshold'] = repr(float(getattr(head, 'threshold', None)
+                                       or 0.3))
+    return meta
+
+
 def output_names(graph: nn.Module, kind: str,
                  outputs: Sequence[torch.Tensor]) -> List[str]:
     if kind == 'segmentor':
         return list(SegmentorGraph.output_names)
     if kind == 'detector':
-        return graph.output_names()
+        return graph.output_names
     return [f'stage_{i}' for i in range(len(outputs))]
 
 
@@ -139,25 +266,38 @@ def _as_tuple(outs) -> Tuple[torch.Tensor, ...]:
     return tuple(outs) if isinstance(outs, (list, tuple)) else (outs, )
 
 
-def to_onnx(graph: nn.Module, example: torch.Tensor, path: str,
-            names: List[str], dynamic: bool, metadata: Dict[str, str],
+def to_onnx(graph: nn.Module, inputs: Dict[str, torch.Tensor], path: str,
+            names: List[str], dynamic_shapes, metadata: Dict[str, str],
             opset: Optional[int] = None) -> None:
     """``torch.onnx.export`` (the ``torch.export`` based exporter) of
-    ``graph`` to ``path``, batch, height and width dynamic if asked,
-    weights inside the file, ``metadata`` in its metadata properties."""
-    dims = torch.export.Dim.DYNAMIC
-    shapes = ({0: dims, 2: dims, 3: dims}, ) if dynamic else None
+    ``graph`` on the example ``inputs`` (by name) to ``path``, with
+    van_mm's NMS and RoIAlign as ONNX operators
+    (:data:`~van_mm.export.onnx_ops.TRANSLATIONS`), weights inside the
+    file, ``metadata`` in its metadata properties."""
     logging.getLogger('torch.onnx').setLevel(logging.ERROR)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch 2.13's exporter copies its own pytree specs the way it
+        # deprecates (a FutureWarning per export, nothing to act on)
+        warnings.filterwarnings(
+            'ignore', r'`isinstance\(treespec, LeafSpec\)` is deprecated',
+            FutureWarning)
         program = torch.onnx.export(
-            graph, (example, ), dynamo=True, verbose=False,
-            input_names=['image' if example.dtype == torch.uint8 else
-                         'input'],
-            output_names=names, dynamic_shapes=shapes, opset_version=opset,
-            external_data=False)
+            graph, tuple(inputs.values()), dynamo=True, verbose=False,
+            input_names=list(inputs), output_names=names,
+            dynamic_shapes=dynamic_shapes, opset_version=opset,
+            custom_translation_table=TRANSLATIONS, external_data=False)
     props = program.model.metadata_props
     props.update({META_PREFIX + k: v for k, v in metadata.items()})
     program.save(path, external_data=False)
+
+
+def onnx_operators(path: str) -> Dict[str, int]:
+    """How often each operator occurs in the file's main graph."""
+    import onnx
+    counts: Dict[str, int] = {}
+    for node in onnx.load(path, load_external_data=False).graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
 
 
 def compare(reference: nn.Module, session, kind: str,
@@ -190,18 +330,87 @@ def compare(reference: nn.Module, session, kind: str,
     return max(errors), agreement
 
 
+def reference_detections(detector: nn.Module, image: torch.Tensor,
+                         original: Tuple[int, int]) -> Dict[str, np.ndarray]:
+    """``detector.test_step`` on ``image`` (uint8 (3, h, w), as the test
+    pipeline gives it) resized from an image of size ``original``: its
+    detections in the original image, as numpy arrays."""
+    from mmdet.structures import DetDataSample
+    h, w = image.shape[1:]
+    sample = DetDataSample(metainfo=dict(
+        img_shape=(h, w), ori_shape=tuple(original), pad_shape=(h, w),
+        scale_factor=(w / original[1], h / original[0])))
+    with torch.no_grad():
+        pred = detector.test_step(dict(inputs=[image],
+                                       data_samples=[sample]))
+    pred = pred[0].pred_instances
+    out = dict(boxes=pred.bboxes.numpy(), scores=pred.scores.numpy(),
+               labels=pred.labels.numpy())
+    if 'masks' in pred:
+        out['masks'] = pred.masks.numpy().astype(bool)
+    return out
+
+
+def file_detections(session, image: torch.Tensor,
+                    original: Tuple[int, int], mask_thr: Optional[float]
+                    ) -> Dict[str, np.ndarray]:
+    """What the exported detector ``session`` gives for the same image as
+    :func:`reference_detections`, masks pasted as the runner pastes
+    them."""
+    h, w = image.shape[1:]
+    scale = np.array([w / original[1], h / original[0]], np.float32)
+    names = [o.name for o in session.get_outputs()]
+    outs = dict(zip(names, session.run(None, dict(
+        image=image[None].numpy(), scale_factor=scale))))
+    return detections(outs, *original, mask_thr)
+
+
+def _check_detector(model: nn.Module, session, shape: Tuple[int, int],
+                    report: ExportReport, path: str) -> None:
+    """Compare the file's detections with ``model.test_step``'s on
+    generated scenes (:func:`detector_cases`); raise
+    :class:`ExportCheckError` at the first case that fails."""
+    threshold = mask_threshold(model)
+    for size, original in detector_cases(*shape):
+        image = torch.from_numpy(scene_picture(*size, seed=sum(size))
+                                 ).permute(2, 0, 1).contiguous()
+        with recorded_nms() as calls:
+            ref = reference_detections(model, image, original)
+        try:
+            got = file_detections(session, image, original, threshold)
+        except Exception as e:  # onnxruntime's own exception types
+            raise ExportCheckError(f'{path} not written: onnxruntime fails '
+                                   f'at input {size}: {e}') from e
+        parity = compare_detections(ref, got)
+        parity.nms = nms_figures(calls, len(ref['scores']))
+        report.detections[(size, original)] = parity
+        if not parity.ok():
+            raise ExportCheckError(
+                f'{path} not written: on a {size[0]}x{size[1]} image '
+                f'resized from {original[0]}x{original[1]} the exported '
+                f'detector differs from PyTorch: {parity} (needed: every '
+                'detection matched with the same label, IoU >= 0.99, '
+                'scores within 1e-3, masks 99.9% equal).')
+
+
 def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (
         512, 512), dynamic: bool = False, rtol: float = RTOL,
                 metadata: Optional[Dict[str, str]] = None,
-                opset: Optional[int] = None, batch: int = 1) -> ExportReport:
+                opset: Optional[int] = None, batch: int = 1, cfg=None,
+                classes: Optional[Sequence[str]] = None) -> ExportReport:
     """Export ``model`` (a backbone, an mmseg segmentor or an mmdet
     detector, in eval mode, on the CPU) to ONNX at ``path``.
 
-    The exported graph (:mod:`van_mm.export.graphs`) is run in onnxruntime
-    on generated pictures at the shapes of :func:`check_shapes` and
-    compared with ``model`` in PyTorch. Above ``rtol`` nothing is written
-    and :class:`ExportCheckError` says by how much it differed; otherwise
-    the file replaces ``path`` in one step.
+    A backbone or segmentor (:mod:`van_mm.export.graphs`) is run in
+    onnxruntime on generated pictures at the shapes of
+    :func:`check_shapes` and compared with ``model`` in PyTorch; above
+    ``rtol`` nothing is written. A detector is exported whole
+    (:class:`~van_mm.export.detection_graph.WholeDetectorGraph`: one
+    image, any height and width, detections in the original image) and
+    its detections are compared with ``model.test_step``'s on the cases
+    of :func:`detector_cases`; if any differs nothing is written. Either
+    way :class:`ExportCheckError` says how it differed; otherwise the
+    file replaces ``path`` in one step.
 
     Args:
         model (nn.Module): The model, as ``van_mm.apis.build_from_config``
@@ -210,60 +419,92 @@ def export_onnx(model: nn.Module, path: str, shape: Tuple[int, int] = (
         shape (tuple[int, int]): Example input (H, W). Defaults to
             (512, 512).
         dynamic (bool): Batch, height and width dynamic; otherwise the
-            graph takes exactly ``shape`` and ``batch``.
-        rtol (float): Largest relative error accepted. Defaults to 1e-4.
+            graph takes exactly ``shape`` and ``batch``. A detector's
+            height and width are always dynamic, its batch 1.
+        rtol (float): Largest relative error accepted (backbones and
+            segmentors). Defaults to 1e-4.
         metadata (dict, optional): More ``van_mm.*`` metadata entries.
         opset (int, optional): ONNX opset; torch's default if None.
         batch (int): Batch size of the example input. Defaults to 1.
+        cfg (Config, optional): The model's config: its test pipeline's
+            resizing goes into the metadata for the torch-free runner.
+        classes (list[str], optional): Class names for the metadata
+            (default: ``model.dataset_meta``'s, if any).
     """
     import_onnxruntime()
     start = time.perf_counter()
     kind = kind_of(model)
+    if kind == 'detector' and batch != 1:
+        raise ValueError(f'batch {batch}: a detector is exported for one '
+                         'image at a time (batch 1).')
     if dynamic:
         require_dynamic_shapes(model)
     model = model.eval()
-    reference = graph_of(model, kind)
     graph = graph_of(prepare_for_onnx(model), kind)
+    meta = dict(kind=kind, version=__version__,
+                **runner_metadata(model, kind, cfg, classes),
+                **(metadata or {}))
     example = example_input(kind, batch, *shape)
-    with torch.no_grad():
-        outputs = _as_tuple(graph(example))
-    meta = dict(kind=kind, version=__version__, **(metadata or {}))
+    dims = torch.export.Dim.DYNAMIC
     if kind == 'detector':
-        meta['layout'] = graph.layout_json()
+        inputs = dict(image=example, scale_factor=torch.ones(2))
+        shapes = ({2: dims, 3: dims}, None)
+        names = graph.output_names
+    else:
+        inputs = {'image' if kind == 'segmentor' else 'input': example}
+        shapes = ({0: dims, 2: dims, 3: dims}, ) if dynamic else None
+        with torch.no_grad():
+            names = output_names(graph, kind, _as_tuple(graph(example)))
     report = ExportReport(path, kind, 0.)
     with atomic_write(path) as tmp:
-        to_onnx(graph, example, tmp, output_names(graph, kind, outputs),
-                dynamic, meta, opset)
+        to_onnx(graph, inputs, tmp, names, shapes, meta, opset)
         session = inference_session(tmp)
-        for check in check_shapes(*shape, dynamic, batch):
-            try:
-                error, agreement = compare(reference, session, kind, check)
-            except ExportCheckError as e:
-                raise ExportCheckError(f'{path} not written: at input '
-                                       f'{check}: {e}') from e
-            report.errors[check] = error
-            if agreement is not None:
-                report.label_agreement[check] = agreement
-            if not error <= rtol:
-                raise ExportCheckError(
-                    f'{path} not written: at input {check} the exported '
-                    f'model differs from PyTorch by {error:.2e} (largest '
-                    f'relative error), more than {rtol:g}.')
+        if kind == 'detector':
+            ops = onnx_operators(tmp)
+            report.operators = {op: ops.get(op, 0) for op in (
+                'NonMaxSuppression', 'RoiAlign')}
+            _check_detector(model, session, shape, report, path)
+        else:
+            _check_tensors(graph_of(model, kind), session, kind, shape,
+                           dynamic, batch, rtol, report, path)
         del session
     report.seconds = time.perf_counter() - start
     return report
 
 
+def _check_tensors(reference: nn.Module, session, kind: str,
+                   shape: Tuple[int, int], dynamic: bool, batch: int,
+                   rtol: float, report: ExportReport, path: str) -> None:
+    """Compare a backbone's or segmentor's outputs with PyTorch's at the
+    shapes of :func:`check_shapes`; raise :class:`ExportCheckError` above
+    ``rtol``."""
+    for check in check_shapes(*shape, dynamic, batch):
+        try:
+            error, agreement = compare(reference, session, kind, check)
+        except ExportCheckError as e:
+            raise ExportCheckError(f'{path} not written: at input '
+                                   f'{check}: {e}') from e
+        report.errors[check] = error
+        if agreement is not None:
+            report.label_agreement[check] = agreement
+        if not error <= rtol:
+            raise ExportCheckError(
+                f'{path} not written: at input {check} the exported '
+                f'model differs from PyTorch by {error:.2e} (largest '
+                f'relative error), more than {rtol:g}.')
+
+
 def onnxruntime_model(model: nn.Module, path: Optional[str] = None,
                       shape: Tuple[int, int] = (512, 512), batch: int = 1,
-                      device: str = 'cpu') -> OnnxRuntimeModel:
-    """``model`` in onnxruntime (:class:`OnnxRuntimeModel`): from the
-    exported file ``path``, or exported for inputs of ``batch`` x
-    ``shape`` into a temporary file first (checked as
-    :func:`export_onnx` checks)."""
+                      device: str = 'cpu') -> DeployedModel:
+    """``model`` in onnxruntime: from the exported file ``path``, or
+    exported for inputs of ``batch`` x ``shape`` into a temporary file
+    first (checked as :func:`export_onnx` checks; a detector for any size,
+    one image at a time)."""
     if path is not None:
-        return OnnxRuntimeModel(model, path, device)
+        return deployed_model(model, path, 'onnxruntime', device)
     with tempfile.TemporaryDirectory() as tmp:
         file = osp.join(tmp, 'model.onnx')
-        export_onnx(model, file, shape, batch=batch)
-        return OnnxRuntimeModel(model, file, device)
+        detector = kind_of(model) == 'detector'
+        export_onnx(model, file, shape, batch=1 if detector else batch)
+        return deployed_model(model, file, 'onnxruntime', device)

@@ -1,23 +1,18 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
-"""What an exported model computes: a backbone, a whole-image segmentor or
-the network part of a detector, as plain ``nn.Module`` graphs of tensors
-that ``torch.onnx.export`` traces.
+"""What an exported backbone or segmentor computes, as plain ``nn.Module``
+graphs of tensors that ``torch.onnx.export`` traces (a whole detector:
+:mod:`van_mm.export.detection_graph`).
 
 * :class:`SegmentorGraph`: an image in (uint8, the channel order the
   config's data pre-processor takes), logits and the label map at the
   image's size out; mmseg's whole-image ``test_step`` (normalisation,
   backbone, neck, decode head, logits resized to the input, arg-max).
-* :class:`DetectorGraph`: an image in, the dense heads' raw outputs (and
-  for two-stage detectors the neck's features) out; what follows in mmdet
-  (anchors, box decoding, score threshold, NMS, RoI heads) has
-  data-dependent output sizes and mmcv's compiled NMS and RoIAlign, which
-  ``torch.export`` cannot trace, and stays with the host
-  (:mod:`van_mm.export.runtime` runs it with mmdet's own code).
+* :class:`ImageNormalizer`: the data pre-processor's normalisation, which
+  the segmentor and detector graphs start with.
 * a VAN backbone is exported as it is: a normalised float image in, the
   stage outputs out.
 """
-import json
-from typing import Dict, List, Sequence, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn as nn
@@ -130,83 +125,3 @@ def traceable_upsampling(model: nn.Module) -> nn.Module:
         setattr(parent, name.rpartition('.')[2], IntegerUpsample(
             int(factor), module.mode, module.align_corners))
     return model
-
-
-def _flatten(outs: Sequence[Sequence[torch.Tensor]]) -> List[torch.Tensor]:
-    return [t for level in outs for t in level]
-
-
-class DetectorGraph(nn.Module):
-    """The network of an mmdet detector up to its dense head: uint8 image
-    (B, 3, H, W) in; normalised and padded as the data pre-processor does
-    (right and bottom, to a multiple of ``pad_size_divisor``); out the
-    dense head's raw outputs, level by level (``cls_score_0`` ...,
-    ``bbox_pred_0`` ...), and for a two-stage detector first the neck's
-    features (``feat_0`` ...), which its RoI heads read.
-
-    Args:
-        detector (nn.Module): An mmdet single-stage detector (``bbox_head``)
-            or two-stage detector with an RPN head (``rpn_head``).
-    """
-
-    def __init__(self, detector: nn.Module):
-        super().__init__()
-        head = getattr(detector, 'rpn_head', None)
-        self.two_stage = head is not None
-        if head is None:
-            head = getattr(detector, 'bbox_head', None)
-        if head is None or not hasattr(head, 'predict_by_feat') or \
-                type(head).__name__ == 'EmbeddingRPNHead':
-            raise ValueError(
-                f'{type(detector).__name__} has no dense head computed from '
-                'features (an RPN or a single-stage bbox head); ONNX export '
-                'covers single-stage detectors and two-stage ones with an '
-                'RPN.')
-        pre = detector.data_preprocessor
-        self.normalizer = ImageNormalizer(pre)
-        self.divisor = int(pre.pad_size_divisor)
-        self.pad_value = float(pre.pad_value)
-        self.detector = detector
-        self.head = head
-        self.layout: Dict[str, int] = {}  # set by the first forward
-
-    def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        x = self.normalizer(image)
-        h, w = x.shape[2:]
-        d = self.divisor
-        x = F.pad(x, (0, (d - w % d) % d, 0, (d - h % d) % d),
-                  value=self.pad_value)
-        feats = self.detector.extract_feat(x)
-        outs = self.head(feats)
-        self.layout = dict(features=len(feats) if self.two_stage else 0,
-                           head_outputs=len(outs), levels=len(outs[0]))
-        return tuple(feats if self.two_stage else ()) + \
-            tuple(_flatten(outs))
-
-    def output_names(self) -> List[str]:
-        """Names of the outputs (after one forward): ``feat_{level}``,
-        ``cls_score_{level}``, ``bbox_pred_{level}``, then
-        ``head_output{k}_{level}`` for any further per-level lists."""
-        layout = self.layout
-        names = [f'feat_{i}' for i in range(layout['features'])]
-        for k in range(layout['head_outputs']):
-            kind = ('cls_score', 'bbox_pred')[k] if k < 2 else \
-                f'head_output{k}'
-            names += [f'{kind}_{i}' for i in range(layout['levels'])]
-        return names
-
-    def layout_json(self) -> str:
-        return json.dumps(self.layout)
-
-
-def split_detector_outputs(outputs: Sequence[torch.Tensor],
-                           layout: Dict[str, int]
-                           ) -> Tuple[List[torch.Tensor], List[List]]:
-    """The exported detector's flat outputs back into the neck's features
-    and the head's per-level lists (inverse of :class:`DetectorGraph`)."""
-    n = layout['features']
-    feats, rest = list(outputs[:n]), list(outputs[n:])
-    levels = layout['levels']
-    outs = [rest[k * levels:(k + 1) * levels]
-            for k in range(layout['head_outputs'])]
-    return feats, outs

@@ -49,9 +49,8 @@ class DemoModel:
         config (str): An mmdet or mmseg config of this project.
         checkpoint (str): A checkpoint of the whole model (any VAN layout,
             as ``tools/demo.py`` loads them), or an ONNX file of
-            ``tools/export_onnx.py`` (then there is no attention map, and a
-            two-stage detector is refused: its RoI heads run in PyTorch
-            with the checkpoint's weights).
+            ``tools/export_onnx.py``, the whole model (then there is no
+            attention map).
         onnx (str, optional): An ONNX file of the same model: the network
             runs in onnxruntime, the attention map comes from
             ``checkpoint``.
@@ -93,7 +92,7 @@ class DemoModel:
             raise ValueError('CHECKPOINT is an ONNX file already: give a '
                              'PyTorch checkpoint with --onnx.')
         init_default_scope(cfg.default_scope)
-        if onnx_only:  # a host of random weights: post-processing only
+        if onnx_only:  # the host (random weights) pre-processes, pastes masks
             onnx, host = checkpoint, build_from_config(cfg)
             host.dataset_meta = config_dataset_meta(cfg)
             host.cfg = cfg
@@ -105,15 +104,11 @@ class DemoModel:
         self.backend = 'pytorch'
         self.warnings = []
         if onnx:
-            from van_mm.export import OnnxRuntimeModel
-            self.model = OnnxRuntimeModel(host, onnx, device)
+            from van_mm.export import deployed_model
+            self.model = deployed_model(host, onnx, 'onnxruntime', device)
             self.backend = 'onnxruntime'
-            if onnx_only and self.model.layout.get('features'):
-                raise ValueError(
-                    f'{onnx!r} is a two-stage detector: its RoI heads run in '
-                    'PyTorch with the trained weights, so give the '
-                    'checkpoint too: CONFIG CHECKPOINT --onnx FILE.')
-            fixed = self.model.input.shape[2:]
+            image_input = next(iter(self.model.inputs.values()))
+            fixed = image_input[2:]
             if all(isinstance(d, int) for d in fixed):
                 self.warnings.append(
                     f'{osp.basename(onnx)} takes {fixed[0]}x{fixed[1]} '
