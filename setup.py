@@ -38,8 +38,9 @@ setup(
     # setuptools<81: mmengine 0.10 finds the packages of mmdet:: and
     # mmseg:: config bases through pkg_resources, which setuptools 81
     # removed (docs/compatibility.md)
+    # Pillow: the demo page reads uploads with it (the stack has it too)
     install_requires=['mmengine>=0.10.0,<1.0.0', 'setuptools<81', 'numpy',
-                      'safetensors'],
+                      'safetensors', 'Pillow'],
     extras_require={
         # panopticapi-lite pins numpy<2 that its code does not need:
         # scripts/install.sh installs it with --no-deps
@@ -55,6 +56,6 @@ setup(
         'openvino': DEPLOY + OPENVINO,
         # transformers 5 dropped models/deprecated/van (HF equality tests);
         # the deploy packages and OpenVINO for the export and engine tests
-        'tests': ['pytest', 'transformers>=4.30,<5'] + DEPLOY + OPENVINO,
+        'tests': ['pytest', 'pytest-xdist', 'transformers>=4.30,<5'] + DEPLOY + OPENVINO,
     },
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Re-make the pictures in docs/gallery/ (README's quick-start, docs/tools.md's
-# gallery) with the tools, on the generated data. Needs the quick-start model (bash scripts/setup.sh
+# Re-make the pictures in docs/gallery/ (README's quick-start and demo page,
+# docs/tools.md's gallery) with the tools, on the generated data. Needs the quick-start model (bash scripts/setup.sh
 # or scripts/quickstart.sh), the detection benchmark model
 # (benchmarks/det_shapes.sh) and a Semantic FPN VAN-B0 trained on the scenes:
 #   python tools/train.py configs/scenes/fpn_van_b0_scenes.py \
@@ -47,6 +47,12 @@ tiles = [np.asarray(Image.open(p).convert('RGB')) for p in paths]
 rows = [np.concatenate(tiles[i:i + 2], axis=1) for i in (0, 2, 4)]
 Image.fromarray(np.concatenate(rows, axis=0)).save(sys.argv[2])
 PYEOF
+# README's demo page: tools/web_demo.py on the quick-start model, the page
+# in headless Chromium after IMG was picked (needs chromium and
+# chromium-driver)
+QS_CKPT=${QS_CKPT:-work_dirs/quickstart/iter_500.pth}
+"$PY" tests/webdriver.py "$OUT/web_demo.png" "$IMG" \
+  configs/shapes/maskrcnn_van_b0_shapes_quickstart.py "$QS_CKPT"
 # keep the committed pictures small: 256-colour palette PNGs
 "$PY" - "$OUT"/*.png <<'PYEOF'
 import sys

@@ -34,7 +34,7 @@ PY=${PYTHON:-python3}
 MMCV_VERSION=2.1.0
 STACK=(mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0
        "setuptools<81" ftfy regex safetensors captum
-       pytest ruff tensorboard "transformers<5"  # from here: test extra
+       pytest pytest-xdist ruff tensorboard "transformers<5"  # from here: test extra
        "onnx>=1.23" "onnxruntime>=1.30" "onnxscript>=0.7" "openvino>=2026.0")
 export PIP_ROOT_USER_ACTION=ignore
 pip_() { "$PY" -m pip install --no-input "$@"; }

@@ -1,8 +1,13 @@
 """What many tests share, made once per session: a workspace of generated
 datasets (as a user lays them out), one trained segmentor and one trained
-detector, an official-layout VAN-B0 file, and a wheel of van_mm installed
-in a fresh virtual environment. Plain helpers are in ``helpers.py`` (this
-folder is on ``sys.path`` for them)."""
+detector, checkpoints of a randomly initialised one of each, an
+official-layout VAN-B0 file, and a wheel of van_mm installed in a fresh
+virtual environment. Plain helpers are in ``helpers.py`` (this
+folder is on ``sys.path`` for them).
+
+``scripts/test.sh`` runs the suite in two processes (pytest-xdist), each
+with one thread. Each process makes the fixtures it needs; the tests of
+one expensive fixture go to one process, which makes it once (below)."""
 import os
 import subprocess
 import sys
@@ -14,6 +19,13 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# In a worker of a parallel run, one thread: the workers share the cores.
+# Tools run as processes inherit it, so a process and the worker's own
+# runs compute alike.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ['OMP_NUM_THREADS'] = '1'
+    torch.set_num_threads(1)
+
 from helpers import (  # noqa: E402
     DET_CONFIG,
     DET_LIGHT,
@@ -21,6 +33,7 @@ from helpers import (  # noqa: E402
     PANOPTIC,
     REPO,
     SCENES,
+    SEG_CONFIG,
     SHAPES,
     fresh_venv,
     iters,
@@ -28,9 +41,26 @@ from helpers import (  # noqa: E402
     official_checkpoint,
     ok,
     pip_into,
+    random_checkpoint,
     script_ok,
     segmentor_run,
 )
+
+# A test that uses one of these fixtures runs in the process that made it
+# (first match wins).
+ONE_PROCESS_FIXTURES = {
+    'newcomer_python': 'newcomer', 'van_mm_wheel': 'newcomer',
+    'trained_segmentor': 'segmentor', 'trained_detector': 'detector',
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, group in ONE_PROCESS_FIXTURES.items():
+            if fixture in item.fixturenames:
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
 
 
 @pytest.fixture(scope='session')
@@ -56,6 +86,24 @@ def panoptic_data(workspace) -> Path:
                '--num-val', PANOPTIC['num_val'],
                '--seed', PANOPTIC['seed']], cwd=workspace)
     return workspace / 'data' / 'shapes_panoptic'
+
+
+@pytest.fixture(scope='session')
+def det_ckpt(workspace) -> str:
+    """A randomly initialised Mask R-CNN VAN-B0 of ``DET_CONFIG`` (the
+    shapes' classes), saved as the runner saves it."""
+    from van_mm.synthetic import SHAPE_CLASSES
+    return random_checkpoint(DET_CONFIG, SHAPE_CLASSES,
+                             workspace / 'random_det.pth')
+
+
+@pytest.fixture(scope='session')
+def seg_ckpt(workspace) -> str:
+    """A randomly initialised Semantic FPN VAN-B0 of ``SEG_CONFIG`` (the
+    scenes' classes), saved as the runner saves it."""
+    from van_mm.synthetic import SCENE_CLASSES
+    return random_checkpoint(SEG_CONFIG, SCENE_CLASSES,
+                             workspace / 'random_seg.pth')
 
 
 @dataclass

@@ -22,8 +22,6 @@ from mmengine.config import Config
 from van_mm.testing import (  # noqa: F401  (the tests' names for them)
     B0_DIMS,
     lighten,
-    recorded_nms,
-    suppressed_in_top,
     to_tiny_b0,
 )
 

@@ -1,14 +1,18 @@
-"""ONNX export: what onnxruntime computes from an exported backbone,
-segmentor or detector equals PyTorch's, at several input sizes, and what
-the host adds gives ``test_step``'s predictions; an export that differs
-is not written."""
+"""ONNX export: what onnxruntime computes from an exported backbone or
+segmentor equals PyTorch's at several input sizes, and what the host adds
+gives ``test_step``'s predictions; a detector exported whole gives
+``test_step``'s detections, NMS included; an export that differs is not
+written."""
+import json
+
 import pytest
 import torch
 
 from helpers import lighten, load, to_tiny_b0
 from van_mm import VAN
 from van_mm.apis import build_from_config, data_sample
-from van_mm.testing import randomize
+from van_mm.synthetic import scene_picture
+from van_mm.testing import plant_scores, randomize
 
 pytest.importorskip('onnxruntime', reason='deploy extra not installed')
 
@@ -17,7 +21,16 @@ from van_mm.export import (  # noqa: E402
     OnnxRuntimeModel,
     export_onnx,
 )
-from van_mm.export.exporter import example_input  # noqa: E402
+from van_mm.export.exporter import (  # noqa: E402
+    example_input,
+    file_detections,
+    reference_detections,
+)
+from van_mm.export.parity import (  # noqa: E402
+    compare_detections,
+    recorded_nms,
+    suppressed_in_top,
+)
 from van_mm.export.runtime import inference_session  # noqa: E402
 
 pytestmark = pytest.mark.slow  # each test exports a model (10-60 s)
@@ -106,36 +119,80 @@ def test_segmentor_in_onnxruntime_gives_test_step_predictions(tmp_path):
         assert same.mean() > 0.999
 
 
-@pytest.mark.parametrize('config,test_cfg', [
-    ('retinanet_van_b0_1x.py', {'score_thr': 0.}),
-    ('maskrcnn_van_b0_1x.py', {'rcnn.score_thr': 0.}),
-])
-def test_detector_in_onnxruntime_gives_test_step_detections(
-        config, test_cfg, tmp_path):
-    """Backbone, neck and dense head in onnxruntime, anchors, NMS and RoI
-    heads in mmdet on the host: the same boxes, scores, labels (and masks)
-    as PyTorch's ``test_step``, at a size that needs padding."""
-    cfg, model = tiny_model(config, **test_cfg)
-    path = str(tmp_path / 'det.onnx')
-    report = export_onnx(model, path, (64, 96), dynamic=True)
-    assert report.kind == 'detector' and report.max_error <= RTOL
-    onnx_model = OnnxRuntimeModel(model, path)
-    h, w = 77, 123
+def scene(height, width, seed):
+    """A generated scene as a test pipeline gives it: uint8 (3, H, W)."""
+    return torch.from_numpy(scene_picture(height, width, seed)).permute(
+        2, 0, 1).contiguous()
 
-    def data():
-        image = example_input('detector', 1, h, w, seed=3)[0]
-        return dict(inputs=[image], data_samples=[data_sample(cfg, h, w)])
-    with torch.no_grad():
-        ref = model.test_step(data())[0].pred_instances
-    got = onnx_model.test_step(data())[0].pred_instances
-    assert len(ref) > 5 and len(got) == len(ref)
-    torch.testing.assert_close(got.scores, ref.scores, rtol=1e-4,
-                               atol=1e-5)
-    torch.testing.assert_close(got.bboxes, ref.bboxes, rtol=1e-4,
-                               atol=1e-3)
-    assert torch.equal(got.labels, ref.labels)
-    if 'masks' in ref:
-        assert (got.masks == ref.masks).float().mean() > 0.999
+
+@pytest.fixture(scope='module')
+def retinanet(tmp_path_factory):
+    """RetinaNet with a randomised VAN-B0 and planted scores (a trained
+    detector's score map: few detections, of two classes, in clusters of
+    overlapping boxes), exported whole once at 128x160."""
+    torch.manual_seed(0)  # the heads' random weights
+    cfg, model = tiny_model('retinanet_van_b0_1x.py')
+    plant_scores(model, scene(128, 160, seed=99), gain=15, shift=-10,
+                 active=2)
+    path = str(tmp_path_factory.mktemp('retinanet') / 'retinanet.onnx')
+    report = export_onnx(model, path, (128, 160), cfg=cfg,
+                         classes=[f'class {i}' for i in range(80)])
+    return model, path, report
+
+
+def test_detector_is_exported_whole_and_checked_at_two_sizes(retinanet):
+    """One image of any size and its resize factor in; boxes in the
+    original image, scores and labels out; NMS as ONNX
+    ``NonMaxSuppression``. Before writing, the file's detections were
+    matched to ``test_step``'s at the export's size and at one no multiple
+    of 32, each image resized from a larger one, where PyTorch's NMS
+    removed candidates that would otherwise have been detections (a file
+    without a working NMS would not have been written); the runner's
+    metadata is in the file."""
+    _, path, report = retinanet
+    assert report.kind == 'detector'
+    assert report.operators == {'NonMaxSuppression': 1, 'RoiAlign': 0}
+    (size, original), (odd, odd_original) = report.detections
+    assert size == (128, 160) and original == (256, 320)
+    assert odd[0] % 32 and odd[1] % 32 and odd_original[0] > odd[0]
+    for parity in report.detections.values():
+        assert parity.ok() and parity.count_ref > 5
+        candidates, kept, suppressed = parity.nms
+        assert candidates > kept >= parity.count_ref and suppressed > 0
+    assert report.nms_tested
+    session = inference_session(path)
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    assert inputs['image'][:2] == [1, 3] and inputs['scale_factor'] == [2]
+    assert all(isinstance(d, str) for d in inputs['image'][2:])  # dynamic
+    assert [o.name for o in session.get_outputs()] == [
+        'boxes', 'scores', 'labels']
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta['van_mm.test_resize']) == [
+        dict(type='Resize', scale=[1333, 800], keep_ratio=True)]
+    assert json.loads(meta['van_mm.classes'])[1] == 'class 1'
+
+
+@pytest.mark.parametrize('size,original', [((128, 160), (256, 320)),
+                                           ((117, 203), (300, 521))])
+def test_whole_detector_gives_test_step_detections_nms_included(
+        retinanet, size, original):
+    """On scenes where NMS suppresses boxes that would otherwise be among
+    the detections (so that a file without a working NMS cannot match),
+    the file gives ``test_step``'s detections: each matched with the same
+    label at IoU >= 0.99, scores within 1e-3, the same count (under the
+    ``max_per_img`` cut)."""
+    model, path, _ = retinanet
+    session = inference_session(path)
+    for seed in (0, 1):
+        image = scene(*size, seed)
+        with recorded_nms() as calls:
+            ref = reference_detections(model, image, original)
+        scores, keep = calls[-1]
+        assert 0 < len(ref['scores']) < model.bbox_head.test_cfg.max_per_img
+        assert suppressed_in_top(scores, keep, len(ref['scores'])) > 0
+        got = file_detections(session, image, original, None)
+        parity = compare_detections(ref, got)
+        assert parity.ok(), parity
 
 
 def test_onnx_file_of_another_kind_is_named(tmp_path):

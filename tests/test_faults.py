@@ -54,7 +54,10 @@ def run_and_signal(args, cwd, pattern, sig=signal.SIGTERM):
     script = os.path.join(REPO, args[0])
     cmd = (['bash', script] if script.endswith('.sh') else
            [sys.executable, script]) + [str(a) for a in args[1:]]
-    env = dict(os.environ, OMP_NUM_THREADS='2', PYTHON=sys.executable)
+    # as many threads as this process: the signalled run must compute as
+    # the session's runs do (the weights are compared)
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()),
+               PYTHON=sys.executable)
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)

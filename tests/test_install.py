@@ -150,7 +150,7 @@ def test_a_users_config_trains_and_tests_with_the_frameworks_own_tools(
     shutil.copytree(workspace / 'data', tmp_path / 'data',
                     ignore=shutil.ignore_patterns('*panoptic*'))
     (tmp_path / 'my_config.py').write_text(textwrap.dedent(config))
-    env = newcomer_env(OMP_NUM_THREADS='2')
+    env = newcomer_env()
     tools = subprocess.run(
         [newcomer_python, '-c', f'import os, {scope}, van_mm; print(os.path.'
          f'join(os.path.dirname({scope}.__file__), ".mim", "tools")); '

@@ -86,6 +86,7 @@ LAYERS = [
     ['van_mm.engine', 'van_mm.checks', 'van_mm.visualization'],  # runs
     ['van_mm.apis'],  # configs to models, for the tools
     ['van_mm.export', 'van_mm.analysis'],  # deployment, looking at models
+    ['van_mm.webdemo'],  # the demo page: ONNX models and attention maps
     ['van_mm.cli'],  # the tools' command lines
 ]
 

@@ -16,7 +16,6 @@ from helpers import (
     SEG_CONFIG,
     mmpretrain_van,
     official_checkpoint,
-    random_checkpoint,
     run,
     script_ok,
 )
@@ -26,7 +25,6 @@ from van_mm.analysis.attention import (
     config_targets,
 )
 from van_mm.images import read_image
-from van_mm.synthetic import SCENE_CLASSES, SHAPE_CLASSES
 
 pytestmark = pytest.mark.slow  # each test runs a tool on a model
 
@@ -48,18 +46,6 @@ def classifier_file(tmp_path_factory):
     path = tmp_path_factory.mktemp('classifier') / 'van_tiny_754.pth.tar'
     torch.save(official_checkpoint(model), path)
     return str(path)
-
-
-@pytest.fixture(scope='module')
-def det_ckpt(workspace):
-    return random_checkpoint(DET_CONFIG, SHAPE_CLASSES,
-                             workspace / 'random_det.pth')
-
-
-@pytest.fixture(scope='module')
-def seg_ckpt(workspace):
-    return random_checkpoint(SEG_CONFIG, SCENE_CLASSES,
-                             workspace / 'random_seg.pth')
 
 
 def read_png(path):

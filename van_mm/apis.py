@@ -125,6 +125,19 @@ def build_from_config(cfg: Config, backbone_only: bool = False,
     return model
 
 
+def config_dataset_meta(cfg: Config) -> Optional[Dict]:
+    """The classes and palette of the config's test dataset (its metainfo,
+    built without reading annotations); None if the config has no test
+    dataset."""
+    if not (cfg.get('test_dataloader') or {}).get('dataset'):
+        return None
+    from mmengine.registry import DATASETS, init_default_scope
+    init_default_scope(cfg.default_scope)
+    dataset = cfg.test_dataloader.dataset.copy()
+    dataset['lazy_init'] = True  # the metainfo only, no annotations
+    return dict(DATASETS.build(dataset).metainfo)
+
+
 def init_model(cfg: Config, checkpoint: str, device: str = 'cpu',
                allow_partial: bool = False) -> nn.Module:
     """What mmdet's ``init_detector`` and mmseg's ``init_model`` return, for
@@ -139,33 +152,14 @@ def init_model(cfg: Config, checkpoint: str, device: str = 'cpu',
     from van_mm.checkpoint import dataset_meta, load_whole_model
     model = build_from_config(cfg)
     meta = dataset_meta(load_whole_model(model, checkpoint, allow_partial))
-    model.dataset_meta = _with_config_meta(cfg, meta)
+    config_meta = config_dataset_meta(cfg) or {}
+    if meta is None:
+        meta = config_meta
+    elif not meta.get('palette') and config_meta.get('palette'):
+        meta['palette'] = config_meta['palette']
+    model.dataset_meta = meta
     model.cfg = cfg
     return model.to(device)
-
-
-def _with_config_meta(cfg: Config, meta: Optional[Dict]) -> Dict:
-    """A checkpoint's classes and palette (``meta``), or the config's test
-    dataset's where it has none."""
-    from mmengine.registry import DATASETS, init_default_scope
-    init_default_scope(cfg.default_scope)
-    dataset = cfg.test_dataloader.dataset.copy()
-    dataset['lazy_init'] = True  # the metainfo only, no annotations
-    config_meta = dict(DATASETS.build(dataset).metainfo)
-    if meta is None:
-        return config_meta
-    if not meta.get('palette') and config_meta.get('palette'):
-        meta['palette'] = config_meta['palette']
-    return meta
-
-
-def config_dataset_meta(cfg: Config) -> Optional[Dict]:
-    """The classes (and palette) of the config's test dataset, as
-    :func:`init_model` sets them for a checkpoint that records none; None
-    if the config has no test dataset."""
-    if not (cfg.get('test_dataloader') or {}).get('dataset'):
-        return None
-    return _with_config_meta(cfg, None)
 
 
 def _cache_bytes(level: int, default: int) -> int:

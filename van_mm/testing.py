@@ -1,9 +1,7 @@
 # Copyright (c) van-mm contributors. Licensed under the Apache License 2.0.
 """Helpers for tests and benchmarks: the same random weights for models
 compared with each other, tiny versions of the configs' models, detectors
-with a trained detector's scores, mmdet's NMS calls recorded."""
-import contextlib
-
+with a trained detector's scores."""
 import torch
 import torch.nn as nn
 
@@ -162,33 +160,3 @@ def lighten(cfg):
         cfg.model.train_cfg.num_points = 1024
         cfg.model.data_preprocessor.batch_augments = None
     return cfg
-
-
-@contextlib.contextmanager
-def recorded_nms():
-    """mmcv's ``batched_nms`` where mmdet's dense heads and R-CNN heads
-    (``multiclass_nms``) call it for their detections, each call recorded
-    as (candidate scores, indices kept); yields the list of calls."""
-    import mmdet.models.dense_heads.base_dense_head as dense
-    import mmdet.models.layers.bbox_nms as rcnn
-    original = dense.batched_nms
-    calls = []
-
-    def recording(boxes, scores, idxs, nms_cfg, class_agnostic=False):
-        dets, keep = original(boxes, scores, idxs, nms_cfg, class_agnostic)
-        calls.append((scores.detach().clone(), keep.clone()))
-        return dets, keep
-
-    dense.batched_nms = rcnn.batched_nms = recording
-    try:
-        yield calls
-    finally:
-        dense.batched_nms = rcnn.batched_nms = original
-
-
-def suppressed_in_top(scores, keep, n):
-    """How many of the ``n`` best-scoring NMS candidates NMS removed: boxes
-    that a graph without a working NMS would give among ``n``
-    detections."""
-    top = set(scores.argsort(descending=True)[:n].tolist())
-    return len(top - set(keep.tolist()))

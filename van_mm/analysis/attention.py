@@ -17,6 +17,8 @@ output, for the score of
 Used by ``tools/visualize_attention.py`` and
 ``benchmarks/attention_in_masks.py``.
 """
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -74,15 +76,31 @@ def config_targets(config, checkpoint):
         segmentation_score
 
     def target(image, with_score=True):
-        data = model.data_preprocessor(dict(
-            inputs=[torch.from_numpy(image[..., ::-1].copy()).permute(
-                2, 0, 1)],
-            data_samples=[data_sample(cfg, *image.shape[:2])]), False)
-        inputs, samples = data['inputs'], data['data_samples']
+        inputs, samples = model_input(model, cfg, image)
         return Target(model.backbone, inputs, score_of(
             model, inputs, samples) if with_score else None)
 
     return target
+
+
+def model_input(model, cfg, image):
+    """What a detector or segmentor of ``cfg`` is fed for an RGB uint8
+    image (H, W, 3), unscaled: the image in BGR through the model's data
+    preprocessor (normalised, padded as the config pads), and its data
+    samples."""
+    data = model.data_preprocessor(dict(
+        inputs=[torch.from_numpy(image[..., ::-1].copy()).permute(2, 0, 1)],
+        data_samples=[data_sample(cfg, *image.shape[:2])]), False)
+    return data['inputs'], data['data_samples']
+
+
+def crop_padding(m, height, width, padded_height, padded_width):
+    """The part of a map ``m`` (h, w) of a padded input (``padded_height``
+    x ``padded_width``) that covers the ``height`` x ``width`` image at its
+    top left, where data preprocessors put it."""
+    h = math.ceil(m.shape[0] * height / padded_height)
+    w = math.ceil(m.shape[1] * width / padded_width)
+    return m[:h, :w]
 
 
 def detection_score(model, inputs, samples):

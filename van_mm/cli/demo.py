@@ -5,7 +5,7 @@ pictures.
     python tools/demo.py IMAGE_OR_DIR CONFIG CHECKPOINT [--out FILE_OR_DIR]
         [--device cpu] [--score-thr 0.3] [--allow-partial-load]
         [--backend onnxruntime|openvino|openvino-bf16 --onnx FILE]
-        [--print]
+        [--print] [--save]
 
 The checkpoint loads as in ``tools/test.py`` (its backbone in any VAN
 layout, refused unless it fits the config's model; ``--allow-partial-load``
@@ -19,6 +19,10 @@ from the file of ``tools/export_onnx.py`` or ``tools/quantize.py`` (a
 detector whole: the host only pastes masks; CHECKPOINT gives the class
 names), for the same picture; each image's inference time is printed,
 and with ``--print`` a detector's detections at ``--score-thr`` or above.
+``--save`` writes each image's predictions beside its picture (``.npz``:
+a detector's ``boxes``, ``scores``, ``labels`` and ``masks``, a
+segmentor's ``label`` map), as ``python -m van_mm.export.runner --save``
+does, so that the two compare.
 """
 import argparse
 import os
@@ -58,6 +62,10 @@ def parse_args(argv=None):
     parser.add_argument('--print', action='store_true',
                         help="print a detector's detections (class, score, "
                         'box) at --score-thr or above')
+    parser.add_argument('--save', action='store_true',
+                        help='also write each image\'s predictions to a '
+                        '.npz file beside its picture (every detection, or '
+                        'the label map)')
     args = parser.parse_args(argv)
     if (args.backend != 'pytorch') != bool(args.onnx):
         parser.error('--backend (other than pytorch) and --onnx FILE go '
@@ -125,6 +133,26 @@ def main(argv=None):
         if args.print and task == 'det':
             print_detections(result.pred_instances, model.dataset_meta,
                              args.score_thr)
+        if args.save:
+            save_predictions(result, osp.splitext(out)[0] + '.npz')
+
+
+def save_predictions(result, path: str) -> None:
+    """A data sample's predictions as the torch-free runner's ``--save``
+    writes them: ``boxes``, ``scores``, ``labels`` (and ``masks`` (N, H,
+    W) bool) in the image's pixels, or the ``label`` map (H, W)."""
+    import numpy as np
+    if 'pred_instances' in result:
+        pred = result.pred_instances
+        arrays = dict(boxes=pred.bboxes, scores=pred.scores,
+                      labels=pred.labels)
+        if 'masks' in pred:
+            arrays['masks'] = pred.masks.bool()
+        arrays = {k: v.cpu().numpy() for k, v in arrays.items()}
+    else:
+        arrays = dict(label=result.pred_sem_seg.data[0].cpu().numpy())
+    np.savez_compressed(path, **arrays)
+    print(f'  saved: {path}')
 
 
 def print_detections(pred, meta, score_thr: float) -> None:

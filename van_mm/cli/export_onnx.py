@@ -123,3 +123,9 @@ def main(argv=None):
                       if agreement is not None else '') + (
                       f' (tolerance {check.tolerance.rtol:g})'
                       if where else ''))
+    if report.nms_tested is False:
+        print('  note: on these images NMS removed none of the candidates '
+              'that would otherwise have been detections (untrained heads '
+              'detect little), so the check did not test the NMS; check '
+              'the file on your data: tools/test.py CONFIG FILE --backend '
+              'onnxruntime')

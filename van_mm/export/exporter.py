@@ -29,6 +29,7 @@ import logging
 import os.path as osp
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -50,6 +51,8 @@ from van_mm.export.parity import (
     Parity,
     Tolerance,
     compare_detections,
+    nms_figures,
+    recorded_nms,
     tolerance,
 )
 from van_mm.export.runner.models import META_PREFIX, detections
@@ -113,6 +116,17 @@ class ExportReport:
     @property
     def max_error(self) -> float:
         return max(self.errors.values())
+
+    @property
+    def nms_tested(self) -> Optional[bool]:
+        """Whether in some checked case PyTorch's NMS removed candidates
+        that would otherwise have been among the detections, so that a
+        file without a working NMS would have failed the check; None for
+        a detector without NMS (Sparse R-CNN) or another kind of model."""
+        figures = [p.nms for p in self.detections.values() if p.nms]
+        if not figures:
+            return None
+        return any(suppressed > 0 for _, _, suppressed in figures)
 
 
 def check_shapes(height: int, width: int, dynamic: bool,
@@ -296,7 +310,12 @@ def to_onnx(graph: nn.Module, inputs: Dict[str, torch.Tensor], path: str,
     (:data:`~van_mm.export.onnx_ops.TRANSLATIONS`), weights inside the
     file, ``metadata`` in its metadata properties."""
     logging.getLogger('torch.onnx').setLevel(logging.ERROR)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch 2.13's exporter copies its own pytree specs the way it
+        # deprecates (a FutureWarning per export, nothing to act on)
+        warnings.filterwarnings(
+            'ignore', r'`isinstance\(treespec, LeafSpec\)` is deprecated',
+            FutureWarning)
         program = torch.onnx.export(
             graph, tuple(inputs.values()), dynamo=True, verbose=False,
             input_names=list(inputs), output_names=names,
@@ -429,7 +448,8 @@ def _check_detector(model: nn.Module, engine, shape: Tuple[int, int],
     for size, original in detector_cases(*shape):
         image = torch.from_numpy(scene_picture(*size, seed=sum(size))
                                  ).permute(2, 0, 1).contiguous()
-        ref = reference_detections(model, image, original)
+        with recorded_nms() as calls:
+            ref = reference_detections(model, image, original)
         try:
             got = file_detections(engine, image, original, threshold)
         except Exception as e:  # the engine's own exception types
@@ -437,6 +457,7 @@ def _check_detector(model: nn.Module, engine, shape: Tuple[int, int],
                                    f'at input {size}: {e}') from e
         parity = compare_detections(ref, got, tol.iou, tol.score_tol,
                                     tol.min_score, max_per_image(model))
+        parity.nms = nms_figures(calls, len(ref['scores']))
         check.detections[(size, original)] = parity
         if not parity.within(tol):
             raise ExportCheckError(

@@ -20,9 +20,15 @@ masks 99% equal; other outputs within 5e-2 (trained models measured
 about 1e-2, deep random ones up to 2e-2). A model with no such
 detection passes with nothing compared, and the :class:`Parity` says so
 (nothing compared either side).
+
+Whether a comparison tested NMS at all is recorded too
+(:func:`recorded_nms`, :func:`suppressed_in_top`): only where NMS removed
+candidates that would otherwise have been among the detections can a
+file without a working NMS differ.
 """
+import contextlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -88,6 +94,9 @@ class Parity:
     compared_got: int = 0
     missing_ref: List[int] = field(default_factory=list)
     missing_got: List[int] = field(default_factory=list)
+    # PyTorch's last NMS: (candidates, kept, how many of the best
+    # ``count_ref`` candidates it removed); None: not recorded or no NMS
+    nms: Optional[Tuple[int, int, int]] = None
 
     def ok(self, iou: float = 0.99, score_tol: float = 1e-3,
            mask_tol: float = 0.999) -> bool:
@@ -115,6 +124,10 @@ class Parity:
                      f'({len(self.missing_ref)} unmatched), '
                      f'{self.compared_got} of the engine\'s '
                      f'({len(self.missing_got)} unmatched)')
+        if self.nms is not None:
+            text += (f'; NMS {self.nms[0]} -> {self.nms[1]} candidates, '
+                     f'{self.nms[2]} of the best {self.count_ref} '
+                     'suppressed')
         return text
 
 
@@ -195,3 +208,44 @@ def _over_floor(result: Parity, ref_scores: np.ndarray,
     result.max_score_diff = max([0.0] + [
         float(abs(got_scores[j] - ref_scores[i])) for i, j in kept])
     return kept
+
+
+@contextlib.contextmanager
+def recorded_nms():
+    """mmcv's ``batched_nms`` where mmdet's dense heads and R-CNN heads
+    (``multiclass_nms``) call it for their detections (not the RPN's),
+    each call recorded as (candidate scores, indices kept); yields the
+    list of calls."""
+    import mmdet.models.dense_heads.base_dense_head as dense
+    import mmdet.models.layers.bbox_nms as rcnn
+    original = dense.batched_nms
+    calls = []
+
+    def recording(boxes, scores, idxs, nms_cfg, class_agnostic=False):
+        dets, keep = original(boxes, scores, idxs, nms_cfg, class_agnostic)
+        calls.append((scores.detach().clone(), keep.clone()))
+        return dets, keep
+
+    dense.batched_nms = rcnn.batched_nms = recording
+    try:
+        yield calls
+    finally:
+        dense.batched_nms = rcnn.batched_nms = original
+
+
+def suppressed_in_top(scores, keep, n: int) -> int:
+    """How many of the ``n`` best-scoring NMS candidates (``scores``, a
+    tensor) NMS removed (``keep``: the indices it kept): boxes that a
+    graph without a working NMS would give among ``n`` detections."""
+    top = set(scores.argsort(descending=True)[:n].tolist())
+    return len(top - set(keep.tolist()))
+
+
+def nms_figures(calls, count: int) -> Optional[Tuple[int, int, int]]:
+    """:attr:`Parity.nms` from the calls :func:`recorded_nms` recorded
+    for one image with ``count`` detections (the last call is the one
+    that gave them)."""
+    if not calls:
+        return None
+    scores, keep = calls[-1]
+    return len(scores), len(keep), suppressed_in_top(scores, keep, count)

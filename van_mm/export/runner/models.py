@@ -9,6 +9,7 @@ segmentor's ``align_corners``.
 """
 import json
 import math
+import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -38,8 +39,14 @@ def read_image(path: str) -> np.ndarray:
 
 
 def session(path: str, threads: Optional[int] = None):
-    """An onnxruntime session for ``path`` on the CPU."""
+    """An onnxruntime session for ``path`` on the CPU.
+
+    Raises:
+        FileNotFoundError: No such file.
+    """
     import onnxruntime as ort
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'ONNX file not found: {path!r}')
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
