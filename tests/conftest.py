@@ -46,11 +46,16 @@ from helpers import (  # noqa: E402
     segmentor_run,
 )
 
-# A test that uses one of these fixtures runs in the process that made it
-# (first match wins).
+# A test that uses one of these fixtures (directly or through another)
+# runs in the process that made it (the first match names the process).
+# The expensive fixtures of test modules are session-scoped for the same
+# reason: a module's tests run interleaved with others', and a module
+# fixture would be made again each time its module comes back.
 ONE_PROCESS_FIXTURES = {
     'newcomer_python': 'newcomer', 'van_mm_wheel': 'newcomer',
     'trained_segmentor': 'segmentor', 'trained_detector': 'detector',
+    'retinanet': 'retinanet', 'published': 'published',
+    'official_segmentor': 'official_segmentor',
 }
 
 

@@ -112,7 +112,7 @@ def test_missing_source_names_the_path(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def official_segmentor(tmp_path_factory):
     """The scenes segmentor's random weights saved as VAN-Segmentation
     (mmseg 0.x) saves its models: official backbone keys, CLASSES."""

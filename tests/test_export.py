@@ -125,7 +125,7 @@ def scene(height, width, seed):
         2, 0, 1).contiguous()
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def retinanet(tmp_path_factory):
     """RetinaNet with a randomised VAN-B0 and planted scores (a trained
     detector's score map: few detections, of two classes, in clusters of

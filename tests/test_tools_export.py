@@ -145,7 +145,7 @@ def web_demo_on_onnx(image_path, ckpt, onnx):
     assert names['pytorch'] == names['both'] == names['alone']
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def exported_detector(workspace, trained_detector, tmp_path_factory):
     """The session's trained Mask R-CNN exported whole by
     tools/export_onnx.py, once: the file and the tool's log."""

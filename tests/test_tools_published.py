@@ -69,7 +69,7 @@ def save_as(path, state_dict, layout):
     return str(path)
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def published(workspace, tmp_path_factory):
     """The same weights saved in each layout."""
     root = tmp_path_factory.mktemp('published')
@@ -98,7 +98,7 @@ def run_test(workspace, checkpoint, *args, out, options=()):
     return log, metrics[0], maps
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def reference(workspace, published):
     """The van_mm file tested with the LayerNorm epsilon (1e-5) that
     VAN-Segmentation and mmseg 1.x train with."""
