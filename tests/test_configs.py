@@ -130,3 +130,20 @@ def test_configs_log_to_tensorboard_only_when_it_is_installed(
     backend.add_scalars({'loss': 1.0}, step=1)
     backend.close()
     assert not list(tmp_path.glob('without/events.*'))
+
+
+def test_a_config_is_formatted_once_however_often_it_is_shown():
+    """mmengine formats the config's text with yapf for the log, the work
+    dir, the visualizer and every checkpoint (van_mm.compat memoises it):
+    the same text comes back without formatting again, and a changed
+    config is formatted anew."""
+    import mmengine.config.config as config_module
+    cfg = load('fpn_van_b0_ade20k_40k.py')
+    first = cfg.pretty_text
+    before = config_module.FormatCode.cache_info()
+    assert cfg.pretty_text == first
+    after = config_module.FormatCode.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+    cfg.model.decode_head.num_classes = 7
+    assert 'num_classes=7' in cfg.pretty_text
+    assert config_module.FormatCode.cache_info().misses == before.misses + 1

@@ -293,7 +293,8 @@ def test_check_dataset_reads_coco_annotations_as_stored(tmp_path):
                  '--workers', '1', cwd=tmp_path)
     assert result.code == 1
     assert f'{image.name}: empty file' in result.out
-    assert 'category 7 is not among the dataset\'s classes' in result.out
+    assert 'category 7 is not defined by the file\'s categories [1, 2, 3]' \
+        in result.out
     assert re.search(rf'train_{second - 1:05d}.jpg: no objects', result.out)
 
 

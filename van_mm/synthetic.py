@@ -17,6 +17,10 @@ dataset is downloaded or committed:
   (``images/{training,validation}/*.jpg``, ``annotations/.../*.png``, label
   0 = ignore, classes 1..N so that ``reduce_zero_label=True`` maps them to
   0..N-1).
+* :func:`make_coco_export` and :func:`make_mask_folder`: the shapes and
+  the scenes laid out as a user has them (docs/custom_data.md): one COCO
+  json as CVAT exports it beside its images; images, index PNG masks and
+  a classes file.
 * :func:`synthetic_picture`: one picture of a few shapes on a gradient, for
   demos that need an image and no data.
 * :func:`scene_picture`: one textured scene of any size, as OpenCV reads
@@ -364,6 +368,73 @@ def make_ade_scenes(root: str,
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
             cv2.imwrite(osp.join(root, 'annotations', split, name + '.png'),
                         label)
+    return root
+
+
+def make_coco_export(root: str,
+                     num_images: int = 10,
+                     image_size: Tuple[int, int] = (192, 256),
+                     seed: int = 0) -> str:
+    """The shapes as an annotation tool exports them (CVAT's "COCO 1.0"):
+    ``root/images/frame_*.jpg`` and one
+    ``root/annotations/instances_default.json`` for all of them (category
+    ids from 1, ``file_name`` relative to ``images/``, CVAT's ``licenses``,
+    ``info`` and ``attributes``).
+
+    Returns:
+        The json's path.
+    """
+    import shutil
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = make_coco_shapes(tmp, num_images, 0, image_size, seed=seed)
+        with open(paths['train']) as f:
+            raw = json.load(f)
+        os.makedirs(osp.join(root, 'images'), exist_ok=True)
+        for info in raw['images']:
+            name = info['file_name'].replace('train_', 'frame_')
+            shutil.copy(osp.join(tmp, 'train2017', info['file_name']),
+                        osp.join(root, 'images', name))
+            info['file_name'] = name
+    for ann in raw['annotations']:
+        ann['attributes'] = {'occluded': False}
+    raw['licenses'] = [{'name': '', 'id': 0, 'url': ''}]
+    raw['info'] = {'contributor': '', 'description': '', 'version': ''}
+    path = osp.join(root, 'annotations', 'instances_default.json')
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(raw, f)
+    return path
+
+
+def make_mask_folder(root: str,
+                     num_images: int = 10,
+                     image_size: Tuple[int, int] = (192, 256),
+                     seed: int = 0) -> str:
+    """The scenes as images with index PNG masks of the same names:
+    ``root/images/scene_*.jpg``, ``root/masks/scene_*.png`` (0 for the
+    unlabelled seams between regions, 1..5 for :data:`SCENE_CLASSES`),
+    ``root/classes.txt`` naming values 1..5 and
+    ``root/classes_with_background.txt`` naming 0 ('background') too.
+
+    Returns:
+        ``root``.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = image_size
+    for folder in ('images', 'masks'):
+        os.makedirs(osp.join(root, folder), exist_ok=True)
+    for i in range(num_images):
+        img, label = _scene_image(rng, h, w)
+        name = f'scene_{i:05d}'
+        cv2.imwrite(osp.join(root, 'images', name + '.jpg'), img,
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+        cv2.imwrite(osp.join(root, 'masks', name + '.png'), label)
+    for name, classes in (('classes.txt', SCENE_CLASSES),
+                          ('classes_with_background.txt',
+                           ('background', ) + SCENE_CLASSES)):
+        with open(osp.join(root, name), 'w') as f:
+            f.write(''.join(f'{c}\n' for c in classes))
     return root
 
 

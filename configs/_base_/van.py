@@ -18,8 +18,14 @@ van_backbone = dict(
 # Every checkpoint the runner loads (load_from, tools/test.py's CHECKPOINT,
 # resume) is mapped onto the model from any published VAN layout and
 # refused unless it fits (van_mm.engine.CheckpointFitHook); set
-# allow_partial_load = True next to load_from to load only what fits.
-van_custom_hooks = [dict(type='CheckpointFitHook')]
+# allow_partial_load = True next to load_from to load only what fits. A
+# training run's load_from may have other classes (fine-tuning): the heads'
+# class outputs then keep their new initialisation, named in a warning.
+# Class ids the model cannot have stop the run where the samples are read,
+# naming the file (van_mm.engine.LabelCheckHook): segmentation mask values
+# past num_classes, COCO category ids the annotation file does not define.
+van_custom_hooks = [dict(type='CheckpointFitHook'),
+                    dict(type='LabelCheckHook')]
 
 # Scalars to WORK_DIR/<timestamp>/vis_data/scalars.json, and to TensorBoard
 # event files there when `tensorboard` is installed (van_mm.visualization).

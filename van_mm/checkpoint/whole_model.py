@@ -19,7 +19,10 @@ the file's keys as they are. It refuses a checkpoint that does not cover
 the model exactly, naming the layout and the keys, unless a partial load is
 asked for; :func:`load_whole_model` reads a file and does both. The runner's
 ``load_from`` goes through :func:`fit_to_model` too
-(:class:`van_mm.engine.CheckpointFitHook`).
+(:class:`van_mm.engine.CheckpointFitHook`), which lets a training run
+fine-tune on other classes: the keys that differ only in their number of
+classes (:mod:`van_mm.checkpoint.class_outputs`) keep the model's new
+initialisation.
 
 Nothing here builds or imports a model: the functions take the model they
 load into.
@@ -32,6 +35,11 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from van_mm.checkpoint.class_outputs import (
+    ClassCountChange,
+    class_count_change,
+    model_class_counts,
+)
 from van_mm.checkpoint.files import CheckpointError, load_file
 from van_mm.checkpoint.keys import (
     convert_state_dict,
@@ -239,36 +247,83 @@ def as_saved(checkpoint, source: str = '<checkpoint>') -> WholeModel:
                       meta if isinstance(meta, dict) else {}, mapped=False)
 
 
+def checkpoint_class_count(whole: WholeModel) -> Optional[int]:
+    """The number of classes the checkpoint's meta names, or None."""
+    classes = (dataset_meta(whole.meta) or {}).get('classes')
+    return len(classes) if classes else None
+
+
+def class_outputs_only(whole: WholeModel, own: Dict[str, torch.Tensor],
+                       model: nn.Module) -> Optional[ClassCountChange]:
+    """The change if the checkpoint differs from the model only in the
+    class outputs of its heads (every key present on both sides, the
+    reshaped ones explained by one pair of class counts), else None."""
+    missing, unexpected, reshaped = compare_keys(own, whole.state_dict)
+    if missing or unexpected or not reshaped:
+        return None
+    return class_count_change(whole.state_dict, own, reshaped,
+                              model_class_counts(model),
+                              checkpoint_class_count(whole))
+
+
 def fit_to_model(checkpoint, model: nn.Module, source: str = '<checkpoint>',
-                 allow_partial: bool = False) -> WholeModel:
+                 allow_partial: bool = False,
+                 new_classes: bool = False) -> WholeModel:
     """Map ``checkpoint`` (a file's contents or a state dict) onto
     ``model``'s keys and check that it covers the model exactly.
 
     Where the model's backbone is van_mm's VAN (:func:`maps_backbone`), the
     backbone keys are mapped from their layout and the backbone's
     LayerNorm epsilon is set to the one the weights were trained with; any
-    other model takes the keys as they are. With
-    ``allow_partial``, keys the model lacks and keys whose shapes differ
-    are dropped from the returned state dict and listed in a warning
-    (e.g. fine-tuning from a COCO detector with a new head).
+    other model takes the keys as they are. With ``new_classes``
+    (fine-tuning), keys whose shapes differ only because the model has
+    another number of classes than the checkpoint
+    (:func:`~van_mm.checkpoint.class_outputs.class_count_change`) take the
+    model's own values (its new initialisation), named in one warning;
+    every other key must fit. With ``allow_partial``, keys the model lacks
+    and keys whose shapes differ are dropped from the returned state dict
+    and listed in a warning (e.g. fine-tuning from a COCO detector with a
+    new head).
 
     Raises:
         CheckpointError: The checkpoint leaves model keys uncovered, has
-            keys the model lacks or other shapes (unless ``allow_partial``);
-            its ``option`` names :data:`PARTIAL_OPTION`.
+            keys the model lacks or other shapes (unless ``allow_partial``,
+            or ``new_classes`` and only the class outputs differ); its
+            ``option`` names :data:`PARTIAL_OPTION`.
     """
     whole = convert_whole_model(checkpoint, source) if maps_backbone(model) \
         else as_saved(checkpoint, source)
     own = model.state_dict()
     archs = getattr(getattr(model, 'backbone', None), 'arch_zoo', None)
     message = misfit_message(whole, own, source, archs)
-    if message and not allow_partial:
+    change = class_outputs_only(whole, own, model) if message else None
+    if message and change is not None and new_classes and \
+            not allow_partial:
+        print_log(
+            f'{source}: fine-tuning from {change.counts()}: '
+            f'{len(change.keys)} keys of the heads\' class outputs keep '
+            f'their new initialisation ({change.shapes(whole.state_dict, own)}'
+            f'); the other {len(own) - len(change.keys)} keys are loaded '
+            f'({whole.describe()}).', logger='current',
+            level=logging.WARNING)
+        for key in change.keys:
+            whole.state_dict[key] = own[key].detach().clone()
+    elif message and not allow_partial:
+        if change is not None:
+            raise CheckpointError(
+                f'{message}. These are the class outputs of the heads: the '
+                f'checkpoint was trained on {change.counts()}. To test, '
+                'resume or run it, use a config with the checkpoint\'s '
+                'classes; to fine-tune on the config\'s classes, train with '
+                'load_from set to it (tools/train.py CONFIG --cfg-options '
+                'load_from=...): the class outputs then start anew.',
+                option=PARTIAL_OPTION)
         raise CheckpointError(
             f'{message}. Check that the config is the checkpoint\'s (task, '
             'backbone arch, classes); to load only the keys that fit (e.g. '
             f'to fine-tune with a new head), set {PARTIAL_OPTION}=True.',
             option=PARTIAL_OPTION)
-    if message:
+    elif message:
         _, unexpected, reshaped = compare_keys(own, whole.state_dict)
         skipped = set(unexpected) | set(reshaped)
         whole.state_dict = {k: v for k, v in whole.state_dict.items()

@@ -15,13 +15,18 @@ cannot use). What is found, by kind:
   width/height that differs from the image;
 * ``labels outside the classes``: label-map values that are neither a class
   nor the ignore index (after ``reduce_zero_label``), values above 255 in a
-  16-bit label map (mmseg casts them to uint8), COCO categories that are
-  not among the dataset's classes;
+  16-bit label map (mmseg casts them to uint8), COCO annotations whose
+  category the file does not define, config classes the COCO file does
+  not define or lists in another order (mmdet numbers labels in the
+  file's order);
 * ``inconsistent``: boxes outside the image or without area, polygons with
   fewer than three points;
 * ``empty annotation`` (a warning, not an error): a label map with only
   ignored pixels, an image without objects (mmdet skips those in training
-  with ``filter_empty_gt``).
+  with ``filter_empty_gt``);
+* ``left out`` (a warning): annotations of COCO categories that the
+  config's classes leave out, counted per category (mmdet drops them:
+  how a subset of the classes is trained).
 
 The samples are checked in parallel processes; the datasets are built from
 the config without their pipelines and without filtering.
@@ -37,8 +42,9 @@ from mmengine.config import Config
 from van_mm.checks.config import leaf_datasets
 
 KINDS = ('missing', 'unreadable', 'size mismatch',
-         'labels outside the classes', 'inconsistent', 'empty annotation')
-WARNING_KINDS = ('empty annotation', )
+         'labels outside the classes', 'inconsistent', 'empty annotation',
+         'left out')
+WARNING_KINDS = ('empty annotation', 'left out')
 # Bytes each format ends with, looked for near the end of the file.
 _END_MARKERS = {'.jpg': b'\xff\xd9', '.jpeg': b'\xff\xd9', '.png': b'IEND'}
 
@@ -181,11 +187,14 @@ def _coco_objects(dataset, coco, info: dict) -> Tuple[List, bool]:
     for ann in anns:
         x, y, bw, bh = ann['bbox']
         where = f'annotation {ann["id"]}'
-        if ann['category_id'] not in dataset.cat_ids:
+        if ann['category_id'] not in coco.cats:
             notes.append(('labels outside the classes', f'{where}: category '
-                          f'{ann["category_id"]} is not among the dataset\'s '
-                          'classes (mmdet drops it)'))
+                          f'{ann["category_id"]} is not defined by the '
+                          f'file\'s categories {list(coco.cats)} (mmdet '
+                          'drops it without a word)'))
             continue
+        if ann['category_id'] not in dataset.cat_ids:
+            continue  # a category the classes leave out: left_out_classes
         if bw < 1 or bh < 1 or x >= w or y >= h or x + bw <= 0 or \
                 y + bh <= 0:
             notes.append(('inconsistent', f'{where}: box {ann["bbox"]} has '
@@ -200,6 +209,45 @@ def _coco_objects(dataset, coco, info: dict) -> Tuple[List, bool]:
                           f'{where}: a polygon with fewer than 3 points'))
         usable += not ann.get('iscrowd', False)
     return notes, usable == 0
+
+
+def coco_class_problems(dataset) -> List[Problem]:
+    """A COCO-style dataset's classes against its annotation file: classes
+    the file does not define or lists in another order (errors: mmdet
+    would train them on nothing, or name the labels wrongly), and the
+    annotations of categories the classes leave out (one ``left out``
+    warning: mmdet drops them)."""
+    coco = raw_coco(dataset)
+    if coco is None:
+        return []
+    path = dataset.ann_file
+    names = [c['name'] for c in coco.cats.values()]  # the file's order
+    classes = tuple(dataset.metainfo.get('classes') or ())
+    absent = [c for c in classes if c not in names]
+    if absent:
+        return [Problem('labels outside the classes', path,
+                        f'the classes {absent} are not categories of the '
+                        f'file ({names}): spell them as the file does')]
+    in_file_order = tuple(n for n in names if n in classes)
+    if in_file_order != classes:
+        return [Problem('labels outside the classes', path,
+                        f'the classes are listed in another order than the '
+                        f'file\'s: mmdet numbers labels in the file\'s order'
+                        f', so list them as {in_file_order}')]
+    kept = set(dataset.cat_ids)
+    dropped = {}
+    for ann in coco.anns.values():
+        cat = ann['category_id']
+        if cat in coco.cats and cat not in kept:
+            dropped[cat] = dropped.get(cat, 0) + 1
+    if not dropped:
+        return []
+    counts = ', '.join(f'{coco.cats[c]["name"]!r} (id {c}): {n}'
+                       for c, n in sorted(dropped.items()))
+    return [Problem('left out', path,
+                    f'{sum(dropped.values())} annotations of categories the '
+                    f'classes leave out are dropped, as mmdet drops them '
+                    f'({counts})')]
 
 
 def orphan_label_maps(dataset) -> List[Problem]:

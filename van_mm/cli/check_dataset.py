@@ -8,7 +8,8 @@ run, and list every problem at once.
 Decodes each image and label map as the training pipeline would and reads
 the annotations as stored: missing and unreadable files, label maps or
 masks whose size differs from the image, labels outside the classes, boxes
-that cannot be used, and (as warnings) empty annotations
+that cannot be used, and (as warnings) empty annotations and COCO
+categories the classes leave out
 (:mod:`van_mm.checks.dataset`). Exit code 1 if any error was found.
 """
 import argparse
@@ -21,6 +22,7 @@ from van_mm.checks.config import data_problems
 from van_mm.checks.dataset import (
     build_for_check,
     check_tasks,
+    coco_class_problems,
     ignore_index,
     orphan_label_maps,
     report,
@@ -60,8 +62,8 @@ def main(argv=None):
         tasks = sample_tasks(dataset, ignore_index(cfg))
         print(f'{key}: checking {len(tasks)} samples with '
               f'{args.workers} process(es)')
-        problems = orphan_label_maps(dataset) + check_tasks(
-            tasks, args.workers)
+        problems = orphan_label_maps(dataset) + \
+            coco_class_problems(dataset) + check_tasks(tasks, args.workers)
         text, found = report(key, len(tasks), problems)
         print(text)
         errors += found

@@ -104,16 +104,22 @@ def cli_message(error: Exception) -> str:
     return f'{error}{flag}'
 
 
+# Hooks every run of the tools has (van_mm's framework bases list them;
+# other configs get them in :func:`build_runner`).
+RUN_HOOKS = ('CheckpointFitHook', 'LabelCheckHook')
+
+
 def build_runner(cfg: Config):
     """mmengine's Runner, or the config's ``runner_type`` if it names one,
-    with van_mm's :class:`~van_mm.engine.CheckpointFitHook` among its hooks
-    (van_mm's framework bases list it; other configs get it here)."""
+    with van_mm's :class:`~van_mm.engine.CheckpointFitHook` and
+    :class:`~van_mm.engine.LabelCheckHook` among its hooks (van_mm's
+    framework bases list them; other configs get them here)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any(str(h.get('type')).endswith('CheckpointFitHook')
-               for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='CheckpointFitHook')]
+    listed = {str(h.get('type')).rpartition('.')[2] for h in hooks}
+    cfg.custom_hooks = hooks + [dict(type=name) for name in RUN_HOOKS
+                                if name not in listed]
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
 
@@ -220,12 +226,14 @@ def _message(error: Exception) -> str:
 def train(cfg: Config) -> None:
     """Train ``cfg`` with van_mm's safeguards
     (:func:`van_mm.engine.add_training_safeguards`). A stop signal exits
-    with :data:`van_mm.engine.STOP_EXIT_CODE` after saving; divergence and
-    bad data exit with 1 and their message, without a traceback."""
+    with :data:`van_mm.engine.STOP_EXIT_CODE` after saving; divergence, bad
+    data and class ids outside the classes exit with 1 and their message,
+    without a traceback."""
     from van_mm.checkpoint import CheckpointError
     from van_mm.engine import (
         STOP_EXIT_CODE,
         DivergenceError,
+        LabelOutsideClasses,
         TooManyUnreadableSamples,
         TrainingInterrupted,
         UnreadableSample,
@@ -240,7 +248,7 @@ def train(cfg: Config) -> None:
         runner.call_hook('after_run')
         close_distributed()
         raise SystemExit(STOP_EXIT_CODE)
-    except (DivergenceError, TooManyUnreadableSamples,
+    except (DivergenceError, LabelOutsideClasses, TooManyUnreadableSamples,
             UnreadableSample) as e:
         runner.logger.error(_message(e))
         raise SystemExit(1)
@@ -258,14 +266,15 @@ def build_test_runner(cfg: Config):
 
 
 def run_test(runner) -> None:
-    """Test, then tear distributed down; an unreadable test file exits
-    naming it (evaluation never skips a file), a checkpoint that does not
-    fit the model with the flag that allows it."""
+    """Test, then tear distributed down; an unreadable test file or one
+    with class ids outside the classes exits naming it (evaluation never
+    skips a file), a checkpoint that does not fit the model with the flag
+    that allows it."""
     from van_mm.checkpoint import CheckpointError
-    from van_mm.engine import UnreadableSample
+    from van_mm.engine import LabelOutsideClasses, UnreadableSample
     try:
         runner.test()
-    except UnreadableSample as e:
+    except (LabelOutsideClasses, UnreadableSample) as e:
         runner.logger.error(_message(e))
         raise SystemExit(1)
     except CheckpointError as e:

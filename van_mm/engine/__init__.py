@@ -3,7 +3,8 @@
 the model (:class:`CheckpointFitHook`), atomic checkpoints and resuming
 from the newest readable one, saving on SIGTERM/SIGINT, resuming the exact
 run, stopping on a non-finite loss, and skipping (and counting) unreadable
-samples. The tools add all of it to every config
+samples, and class ids the model cannot have stopped where the samples are
+read (:class:`LabelCheckHook`). The tools add all of it to every config
 (:mod:`van_mm.engine.safeguards`); the hooks and the dataset wrapper are in
 van_mm's registries for configs that list them themselves. Also the
 optimizer wrapper for bfloat16 training on a CPU
@@ -24,6 +25,7 @@ from .checkpointing import (
     read_checkpoint_info,
 )
 from .divergence import DivergenceError, NonFiniteLossHook
+from .label_check import LabelCheckHook, LabelOutsideClasses
 from .mixed_precision import AutocastOptimWrapper
 from .preemption import STOP_EXIT_CODE, StopOnSignalHook, TrainingInterrupted
 from .resume_state import ResumeStateHook
@@ -33,7 +35,8 @@ __all__ = [
     'AtomicCheckpointHook', 'AtomicLocalBackend', 'AutocastOptimWrapper',
     'CheckpointFitHook',
     'CheckpointInfo',
-    'DivergenceError', 'GuardedDataset', 'NonFiniteLossHook',
+    'DivergenceError', 'GuardedDataset', 'LabelCheckHook',
+    'LabelOutsideClasses', 'NonFiniteLossHook',
     'ResumeStateHook', 'STOP_EXIT_CODE', 'StopOnSignalHook',
     'TooManyUnreadableSamples', 'TrainingInterrupted', 'UnreadableCheckpoint',
     'UnreadableSample', 'UnreadableSampleHook', 'add_test_safeguards',
