@@ -56,7 +56,7 @@ setup(
         'openvino': DEPLOY + OPENVINO,
         # transformers 5 dropped models/deprecated/van (HF equality tests);
         # the deploy packages and OpenVINO for the export and engine tests
-        'tests': ['pytest', 'pytest-xdist', 'transformers>=4.30,<5'] +
+        'tests': ['pytest<9', 'pytest-xdist', 'transformers>=4.30,<5'] +
         DEPLOY + OPENVINO,
     },
 )

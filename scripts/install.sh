@@ -17,7 +17,9 @@
 #     CocoPanopticMetric): COCO's panopticapi as packaged on PyPI
 #     (panopticapi-lite), without its numpy<2 pin, which its code does not
 #     need (it runs on the stack's numpy 2);
-#   the test extra: pytest, ruff, tensorboard and transformers<5 (the last
+#   the test extra: pytest<9 (pytest 9.2 with pytest-xdist 3.8 ignores
+#   xdist_group marks: the tests of one session fixture no longer share a
+#   process), pytest-xdist, ruff, tensorboard and transformers<5 (the last
 #     release line with HuggingFace's VAN, for the equality tests), and the
 #     deploy extra's onnx, onnxruntime and onnxscript (the export tests)
 #     and the openvino extra's openvino (the OpenVINO backend's tests)
@@ -34,7 +36,7 @@ PY=${PYTHON:-python3}
 MMCV_VERSION=2.1.0
 STACK=(mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0
        "setuptools<81" ftfy regex safetensors captum
-       pytest pytest-xdist ruff tensorboard "transformers<5"  # from here: test extra
+       "pytest<9" pytest-xdist ruff tensorboard "transformers<5"  # from here: test extra
        "onnx>=1.23" "onnxruntime>=1.30" "onnxscript>=0.7" "openvino>=2026.0")
 export PIP_ROOT_USER_ACTION=ignore
 pip_() { "$PY" -m pip install --no-input "$@"; }
