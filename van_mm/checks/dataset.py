@@ -346,6 +346,27 @@ def check_tasks(tasks: List[Dict], nproc: int) -> List[Problem]:
     return [p for found in results for p in found]
 
 
+def check_splits(cfg, splits: Sequence[str], workers,
+                 log=print) -> int:
+    """Check every sample of the config's datasets of ``splits`` (what
+    ``tools/check_dataset.py`` does): each split's report is given to
+    ``log``; the number of errors. ``workers``: processes, or a function
+    of the number of samples that gives them."""
+    errors = 0
+    for _, key, ds_cfg in split_datasets(cfg, list(splits)):
+        dataset = build_for_check(ds_cfg, cfg.get('default_scope'))
+        tasks = sample_tasks(dataset, ignore_index(cfg))
+        nproc = workers(len(tasks)) if callable(workers) else workers
+        log(f'{key}: checking {len(tasks)} samples with {nproc} '
+            'process(es)')
+        problems = orphan_label_maps(dataset) + \
+            coco_class_problems(dataset) + check_tasks(tasks, nproc)
+        text, found = report(key, len(tasks), problems)
+        log(text)
+        errors += found
+    return errors
+
+
 def report(key: str, num_samples: int,
            problems: List[Problem]) -> Tuple[str, int]:
     """A text listing ``problems`` by kind, and the number of errors

@@ -19,16 +19,7 @@ from mmengine.config import DictAction
 
 from van_mm.apis import load_config
 from van_mm.checks.config import data_problems
-from van_mm.checks.dataset import (
-    build_for_check,
-    check_tasks,
-    coco_class_problems,
-    ignore_index,
-    orphan_label_maps,
-    report,
-    sample_tasks,
-    split_datasets,
-)
+from van_mm.checks.dataset import check_splits
 
 
 def parse_args(argv=None):
@@ -56,16 +47,5 @@ def main(argv=None):
     if missing:
         raise SystemExit('Cannot check the data:\n' +
                          '\n'.join(f'- {p}' for p in missing))
-    errors = 0
-    for _split, key, ds_cfg in split_datasets(cfg, args.split):
-        dataset = build_for_check(ds_cfg, cfg.get('default_scope'))
-        tasks = sample_tasks(dataset, ignore_index(cfg))
-        print(f'{key}: checking {len(tasks)} samples with '
-              f'{args.workers} process(es)')
-        problems = orphan_label_maps(dataset) + \
-            coco_class_problems(dataset) + check_tasks(tasks, args.workers)
-        text, found = report(key, len(tasks), problems)
-        print(text)
-        errors += found
-    if errors:
+    if check_splits(cfg, args.split, args.workers):
         raise SystemExit(1)

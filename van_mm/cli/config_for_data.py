@@ -522,32 +522,15 @@ def check_written(path: str, workers: int) -> List[str]:
     errors found (the report is printed)."""
     from van_mm.apis import load_config
     from van_mm.checks.config import ConfigCheckError, check_config
-    from van_mm.checks.dataset import (
-        build_for_check,
-        check_tasks,
-        coco_class_problems,
-        ignore_index,
-        orphan_label_maps,
-        report,
-        sample_tasks,
-        split_datasets,
-    )
+    from van_mm.checks.dataset import check_splits
     cfg = load_config(path)
     try:
         check_config(cfg, 'train')
     except ConfigCheckError as e:
         return e.problems
-    problems = []
-    for _, key, ds_cfg in split_datasets(cfg, ['train', 'val', 'test']):
-        dataset = build_for_check(ds_cfg, cfg.get('default_scope'))
-        tasks = sample_tasks(dataset, ignore_index(cfg))
-        found = orphan_label_maps(dataset) + coco_class_problems(dataset) + \
-            check_tasks(tasks, min(workers, max(1, len(tasks) // 8)))
-        text, errors = report(key, len(tasks), found)
-        print(text)
-        if errors:
-            problems.append(f'{key}: {errors} error(s), listed above')
-    return problems
+    errors = check_splits(cfg, ['train', 'val', 'test'],
+                          lambda n: min(workers, max(1, n // 8)))
+    return [f'{errors} error(s) in the data, listed above'] if errors else []
 
 
 def main(argv=None):
