@@ -3,6 +3,8 @@ official VAN layout written from the official module names, and running the
 tools of ``tools/`` in this process or, where the process is the point, as a
 user runs them."""
 import contextlib
+import copy
+import functools
 import importlib
 import io
 import itertools
@@ -94,6 +96,13 @@ SEG_CONFIG = os.path.join(CONFIGS, 'scenes', 'fpn_van_b0_scenes.py')
 
 
 def load(name: str) -> Config:
+    """``configs/NAME`` as loaded by Config.fromfile; a copy of the
+    process's first load of it, which the caller may change."""
+    return copy.deepcopy(_loaded(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _loaded(name: str) -> Config:
     import van_mm  # noqa: F401  (configs load as van_mm's tools load them)
     return Config.fromfile(os.path.join(CONFIGS, name))
 

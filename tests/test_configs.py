@@ -147,3 +147,49 @@ def test_a_config_is_formatted_once_however_often_it_is_shown():
     cfg.model.decode_head.num_classes = 7
     assert 'num_classes=7' in cfg.pretty_text
     assert config_module.FormatCode.cache_info().misses == before.misses + 1
+
+
+def test_mmdet_bases_are_found_without_rereading_every_metafile(
+        monkeypatch):
+    """mmengine reads all of mmdet's metafiles for each ``mmdet::`` base
+    (van_mm.compat reads them once per process): every lookup gives
+    mmengine's own answer (an entry, or the ValueError after which mmengine
+    takes the path under ``.mim/configs``), and a second config reads no
+    metafile."""
+    import mmengine.config.utils as config_utils
+    import mmengine.fileio
+    from mmengine.config import Config
+    from mmengine.utils import get_installed_path
+    ours = config_utils._get_cfg_metainfo
+    mmengines = ours.replaces
+    mmdet = get_installed_path('mmdet')
+
+    def outcome(lookup, name):
+        try:
+            return lookup(mmdet, name)
+        except ValueError:
+            return ValueError
+    names = ['mask_rcnn/mask-rcnn_r50_fpn_1x_coco',
+             'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+             '_base_/models/retinanet_r50_fpn.py', 'no/such_config.py']
+    outcomes = [outcome(ours, n) for n in names]
+    assert outcomes == [outcome(mmengines, n) for n in names]
+    assert isinstance(outcomes[1], dict) and outcomes[2] is ValueError
+    path, scope = Config._get_cfg_path('mmdet::_base_/default_runtime.py',
+                                       'any.py')
+    assert scope == 'mmdet' and path == os.path.join(
+        mmdet, '.mim', 'configs', '_base_', 'default_runtime.py')
+
+    load('retinanet_van_b0_1x.py')  # bases of mmdet
+    load('fpn_van_b0_ade20k_40k.py')  # and of mmseg
+    read = []
+    original = mmengine.fileio.load
+
+    def reading(file, *args, **kwargs):
+        read.append(str(file))
+        return original(file, *args, **kwargs)
+    for module in (mmengine.fileio, config_utils):  # ours, mmengine's
+        monkeypatch.setattr(module, 'load', reading)
+    load('atss_van_b2_3x.py')
+    load('upernet_van_b2_ade20k_160k.py')
+    assert not read
