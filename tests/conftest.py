@@ -42,6 +42,7 @@ from helpers import (  # noqa: E402
     ok,
     pip_into,
     random_checkpoint,
+    run,
     script_ok,
     segmentor_run,
 )
@@ -139,6 +140,19 @@ def trained_detector(workspace) -> Trained:
     log = ok('train', DET_CONFIG, '--work-dir', work, '--cfg-options',
              *DET_LIGHT, *NO_VAL, *iters(2), cwd=workspace)
     return Trained(work, log)
+
+
+@pytest.fixture(scope='session')
+def exported_detector(workspace, trained_detector, tmp_path_factory):
+    """``trained_detector`` exported whole (NMS, RoIAlign, mask head) by
+    tools/export_onnx.py at 128x160, checked in onnxruntime: the file and
+    the tool's log."""
+    pytest.importorskip('onnxruntime', reason='deploy extra not installed')
+    out = tmp_path_factory.mktemp('det_onnx') / 'maskrcnn.onnx'
+    result = run('export_onnx', DET_CONFIG, trained_detector.checkpoint(2),
+                 '--out', out, '--shape', 128, 160, cwd=workspace)
+    assert result.code == 0 and out.is_file(), result.log[-3000:]
+    return out, result.log
 
 
 @pytest.fixture(scope='session')

@@ -10,14 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import (
-    SEG_CONFIG,
-    lighten,
-    load,
-    random_checkpoint,
-    run,
-    to_tiny_b0,
-)
+from helpers import DET_CONFIG, SEG_CONFIG, random_checkpoint, run
 from van_mm.synthetic import SCENE_CLASSES
 
 pytest.importorskip('onnxruntime', reason='deploy extra not installed')
@@ -163,26 +156,20 @@ def test_segmentor_in_openvino_and_int8_through_the_tools(workspace,
 
 
 @pytest.mark.slow
-def test_detector_in_openvino_gives_test_step_detections(tmp_path):
-    """A whole Mask R-CNN (NMS, RoIAlign, mask head) in OpenVINO fp32:
-    checked by the export at two sizes, and test_step at a third gives
-    PyTorch's boxes, scores, labels and masks. Its int8 file runs in
-    OpenVINO."""
-    from van_mm.apis import build_from_config, data_sample
-    from van_mm.export import export_onnx
+def test_detector_in_openvino_gives_test_step_detections(
+        exported_detector, trained_detector):
+    """The whole Mask R-CNN file tools/export_onnx.py wrote (NMS, RoIAlign,
+    mask head) in OpenVINO fp32: the export's check passes in OpenVINO at
+    two sizes, and test_step at a third gives PyTorch's boxes, scores,
+    labels and masks. Its int8 file runs in OpenVINO."""
+    from van_mm.apis import data_sample, init_model, load_config
+    from van_mm.export import check_file
     from van_mm.export.exporter import example_input
     from van_mm.export.quantize import quantize_file
-    from van_mm.testing import randomize
-    cfg = to_tiny_b0(load('maskrcnn_van_b0_1x.py'))
-    lighten(cfg)
-    cfg.model.test_cfg.rcnn.score_thr = 0.
-    torch.manual_seed(0)
-    model = build_from_config(cfg)
-    randomize(model.backbone)
-    model.eval()
-    path = str(tmp_path / 'det.onnx')
-    report = export_onnx(model, path, (64, 96), engines=['openvino'])
-    checked = report.checks['openvino'].detections
+    cfg = load_config(DET_CONFIG)
+    model = init_model(cfg, trained_detector.checkpoint(2))
+    path = str(exported_detector[0])
+    checked = check_file(model, path, 'openvino', (128, 160)).detections
     assert len(checked) == 2
     for case, result in checked.items():
         assert result.ok() and result.count_ref > 5, (case, str(result))
@@ -193,6 +180,7 @@ def test_detector_in_openvino_gives_test_step_detections(tmp_path):
     def data():
         image = example_input('detector', 1, h, w, seed=5)[0]
         return dict(inputs=[image], data_samples=[data_sample(cfg, h, w)])
+
     def numpy(pred):
         return dict(boxes=pred.bboxes.numpy(), scores=pred.scores.numpy(),
                     labels=pred.labels.numpy(), masks=pred.masks.numpy())
@@ -202,7 +190,7 @@ def test_detector_in_openvino_gives_test_step_detections(tmp_path):
     result = parity.compare_detections(ref, got)
     assert result.ok() and result.count_ref > 5, str(result)
 
-    int8 = str(tmp_path / 'det_int8.onnx')
+    int8 = path.replace('.onnx', '_int8.onnx')
     feeds = [dict(image=example_input('detector', 1, 64, 96, seed=s).numpy(),
                   scale_factor=np.ones(2, np.float32)) for s in range(2)]
     quantize_file(path, int8, feeds)

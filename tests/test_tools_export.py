@@ -145,16 +145,6 @@ def web_demo_on_onnx(image_path, ckpt, onnx):
     assert names['pytorch'] == names['both'] == names['alone']
 
 
-@pytest.fixture(scope='session')
-def exported_detector(workspace, trained_detector, tmp_path_factory):
-    """The session's trained Mask R-CNN exported whole by
-    tools/export_onnx.py, once: the file and the tool's log."""
-    out = tmp_path_factory.mktemp('det_onnx') / 'maskrcnn.onnx'
-    log, _ = export(workspace, DET_CONFIG, trained_detector.checkpoint(2),
-                    out, '--shape', 128, 160)
-    return out, log
-
-
 def test_demo_page_runs_a_whole_detector_file_alone(
         exported_detector, trained_detector, workspace):
     """The demo page's model given the exported Mask R-CNN without its

@@ -4,12 +4,13 @@ unpickles only tensors, plain containers and a short list of data-only
 classes unless the caller allows more.
 """
 import argparse
+import os
 import os.path as osp
 import pickle
 import re
 import urllib.request
 import zipfile
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import torch
 
@@ -89,7 +90,7 @@ def _where_published(filename: str) -> str:
     return ''
 
 
-def load_file(filename: str, allow_pickle: bool = False):
+def load_file(filename: Union[str, os.PathLike], allow_pickle: bool = False):
     """Read a checkpoint file or URL as it is stored (no unwrapping).
 
     ``.safetensors`` files are read with safetensors. Other files go through
@@ -104,6 +105,7 @@ def load_file(filename: str, allow_pickle: bool = False):
         CheckpointError: The file is truncated, not a checkpoint, or needs
             unpickling that is not allowed.
     """
+    filename = os.fspath(filename)
     is_url = re.match(r'^https?://', filename) is not None
     path = filename if is_url else osp.expanduser(filename)
     if not is_url and not osp.isfile(path):
