@@ -8,6 +8,7 @@ folder is on ``sys.path`` for them).
 ``scripts/test.sh`` runs the suite in two processes (pytest-xdist), each
 with one thread. Each process makes the fixtures it needs; the tests of
 one expensive fixture go to one process, which makes it once (below)."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -56,6 +57,7 @@ ONE_PROCESS_FIXTURES = {
     'newcomer_python': 'newcomer', 'van_mm_wheel': 'newcomer',
     'trained_segmentor': 'segmentor', 'trained_detector': 'detector',
     'retinanet': 'retinanet', 'published': 'published',
+    'exported_segmentor': 'exported_segmentor',
     'official_segmentor': 'official_segmentor',
 }
 
@@ -153,6 +155,26 @@ def exported_detector(workspace, trained_detector, tmp_path_factory):
                  '--out', out, '--shape', 128, 160, cwd=workspace)
     assert result.code == 0 and out.is_file(), result.log[-3000:]
     return out, result.log
+
+
+@pytest.fixture(scope='session')
+def exported_segmentor(workspace, seg_ckpt, tmp_path_factory):
+    """``seg_ckpt`` exported by tools/export_onnx.py run as a user runs it
+    (its one run as a process), for any input size (``--dynamic``),
+    checked at three sizes in onnxruntime and, where the openvino extra is
+    installed, in OpenVINO fp32 and bf16 (if the CPU has it): the file and
+    the tool's log."""
+    pytest.importorskip('onnxruntime', reason='deploy extra not installed')
+    engines = []
+    if importlib.util.find_spec('openvino') is not None:
+        from van_mm.export.openvino_runtime import cpu_has_bf16
+        engines = ['openvino'] + (['openvino-bf16'] if cpu_has_bf16() else [])
+    out = tmp_path_factory.mktemp('seg_onnx') / 'seg.onnx'
+    log = script_ok(['tools/export_onnx.py', SEG_CONFIG, seg_ckpt, '--out',
+                     out, '--shape', 96, 128, '--dynamic', '--check',
+                     *engines], cwd=workspace)
+    assert out.is_file(), log[-3000:]
+    return out, log
 
 
 @pytest.fixture(scope='session')
