@@ -205,6 +205,34 @@ def test_onnx_file_of_another_kind_is_named(tmp_path):
         OnnxRuntimeModel(model, path)
 
 
+def test_a_detector_file_of_the_dense_heads_only_is_named(tmp_path):
+    """Earlier van_mm releases exported detectors up to their dense heads
+    (input ``image`` only, outputs per level): the runner and the tools
+    refuse such a file, saying to export it again."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from van_mm.export.runner.models import load as load_runner
+    image = helper.make_tensor_value_info('image', TensorProto.FLOAT,
+                                          [1, 3, 8, 8])
+    level = helper.make_tensor_value_info('cls_score_0', TensorProto.FLOAT,
+                                          [1, 3, 8, 8])
+    graph = helper.make_graph(
+        [helper.make_node('Identity', ['image'], ['cls_score_0'])],
+        'dense_heads', [image], [level])
+    old = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    old.ir_version = 8
+    helper.set_model_props(old, {'van_mm.kind': 'detector'})
+    path = str(tmp_path / 'old_detector.onnx')
+    onnx.save(old, path)
+    with pytest.raises(ValueError, match='old_detector.onnx.*dense heads by '
+                       'an earlier van_mm: export it again'):
+        load_runner(path)
+    _, model = tiny_model('retinanet_van_b0_1x.py')
+    with pytest.raises(ValueError, match='dense heads by an earlier van_mm'):
+        OnnxRuntimeModel(model, path)
+
+
 def test_dynamic_export_of_pyramid_pooling_is_refused_early(tmp_path):
     """UperNet's adaptive pooling has no dynamic-size ONNX form: --dynamic
     is refused before exporting, naming the layer."""

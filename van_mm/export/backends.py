@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from van_mm.export.runner import detections
+from van_mm.export.runner.models import dense_heads_only
 
 # --backend NAME -> the DeployedModel subclass that runs files in it
 BACKENDS = {
@@ -117,10 +118,7 @@ class DeployedModel(nn.Module):
                 'this config' + (' and --backbone' if kind_of(host) ==
                                  'backbone' else '') + '.')
         if self.kind == 'detector' and 'scale_factor' not in self.inputs:
-            raise ValueError(
-                f'{path!r} holds a detector exported up to its dense heads '
-                'by an earlier van_mm: export it again with '
-                'tools/export_onnx.py (detectors are exported whole).')
+            raise ValueError(dense_heads_only(path))
         thr = self.meta.get('mask_thr_binary')
         self.mask_thr = None if thr is None else float(thr)
 

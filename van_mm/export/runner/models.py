@@ -55,6 +55,14 @@ def session(path: str, threads: Optional[int] = None):
                                 providers=['CPUExecutionProvider'])
 
 
+def dense_heads_only(path: str) -> str:
+    """What to do with a detector file of an earlier van_mm, which ended
+    at the dense heads."""
+    return (f'{path!r} holds a detector exported up to its dense heads by '
+            'an earlier van_mm: export it again with tools/export_onnx.py '
+            '(detectors are exported whole).')
+
+
 def metadata(session) -> Dict[str, str]:
     """The ``van_mm.*`` entries of a session's model, prefix removed."""
     meta = session.get_modelmeta().custom_metadata_map
@@ -216,10 +224,7 @@ class OnnxDetector(_Model):
                  onnx_session=None):
         super().__init__(path, threads, onnx_session)
         if 'boxes' not in self.outputs:
-            raise ValueError(
-                f'{path!r} holds a detector exported up to its dense heads '
-                'by an earlier van_mm: export it again with '
-                'tools/export_onnx.py (detectors are exported whole).')
+            raise ValueError(dense_heads_only(path))
         thr = self.meta.get('mask_thr_binary')
         self.mask_thr = None if thr is None else float(thr)
 
