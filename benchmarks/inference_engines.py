@@ -61,6 +61,7 @@ from van_mm.analysis.profiling import (
     make_inputs,
     max_relative_error,
     time_cases,
+    to_channels_last,
 )
 from van_mm.apis import (
     build_from_config,
@@ -400,12 +401,8 @@ def test_step(args, tmp):
         quantize_file(path, int8, feeds)
         deploy = copy.deepcopy(model)
         switch_to_deploy(deploy)
-        if detector:
-            # mmcv's CPU RoIAlign reads channels_last features as if
-            # they were NCHW (wrong detections): the stages only, in
-            # VAN's channels_last mode (contiguous outputs to the neck)
-            deploy.backbone.to(memory_format=torch.channels_last)
-            deploy.backbone.channels_last = True
+        if detector:  # VAN's stages only: RoIAlign needs NCHW maps
+            deploy = to_channels_last(deploy, backbone_only=False)
             cl = 'PyTorch deploy + channels_last backbone'
         else:
             deploy = deploy.to(memory_format=torch.channels_last)

@@ -94,3 +94,37 @@ def test_flops_of_semantic_fpn_b0_match_the_paper(tmp_path):
     target = SEG_PARAMS_M['fpn_van_b0_ade20k_40k.py']
     assert abs(params - target) < 0.01 * target
     assert abs(flops - 26) < 0.02 * 26
+
+
+def test_channels_last_leaves_the_heads_their_layout():
+    """--channels-last on a whole detector runs VAN's stages in
+    channels_last and hands the neck NCHW maps (mmcv's CPU RoIAlign reads
+    channels_last maps as NCHW: a Mask R-CNN converted whole detects
+    garbage); the features are the same. A bare backbone is converted
+    whole."""
+    import copy
+
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from helpers import lighten, load, to_tiny_b0
+    from van_mm.analysis.profiling import to_channels_last
+    from van_mm.apis import build_from_config
+    cfg = lighten(to_tiny_b0(load('maskrcnn_van_b0_1x.py')))
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = build_from_config(cfg).eval()
+    fast = to_channels_last(copy.deepcopy(model), backbone_only=False)
+    assert fast.backbone.stages[0].patch_embed.proj.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    assert fast.neck.fpn_convs[0].conv.weight.is_contiguous()
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        ref, got = model.extract_feat(x), fast.extract_feat(x)
+        feats = fast.backbone(x)
+    assert all(f.is_contiguous() for f in feats)
+    for a, b in zip(ref, got):
+        assert torch.allclose(a, b, atol=1e-5)
+    bare = to_channels_last(copy.deepcopy(model.backbone), backbone_only=True)
+    assert not bare.channels_last and bare.stages[0].patch_embed.proj.weight \
+        .is_contiguous(memory_format=torch.channels_last)

@@ -43,6 +43,23 @@ def make_inputs(cfg: Config, model: nn.Module, batch: int, height: int,
     return lambda: model.test_step(data)
 
 
+def to_channels_last(model: nn.Module, backbone_only: bool) -> nn.Module:
+    """``model`` in the channels_last memory format, as ``--channels-last``
+    means it. A whole model with a VAN backbone gets VAN's own option: the
+    stages run in channels_last and hand their outputs on contiguous, so
+    the neck and heads see the layout they were written for (mmcv's CPU
+    RoIAlign reads channels_last maps as if they were NCHW: converting a
+    whole Mask R-CNN gives wrong detections, and so does converting only
+    the backbone's weights). A bare backbone, or a model whose backbone has
+    no such option, is converted whole."""
+    backbone = model if backbone_only else getattr(model, 'backbone', None)
+    if not backbone_only and hasattr(backbone, 'channels_last'):
+        backbone.to(memory_format=torch.channels_last)
+        backbone.channels_last = True
+        return model
+    return model.to(memory_format=torch.channels_last)
+
+
 def reset_peak_rss() -> bool:
     """Reset the kernel's peak-RSS counter (``/proc/self/clear_refs``), so
     that ``rss_mib('VmHWM')`` measures from now on."""

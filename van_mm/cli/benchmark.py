@@ -32,6 +32,7 @@ from van_mm.analysis.profiling import (
     reset_peak_rss,
     rss_mib,
     time_cases,
+    to_channels_last,
 )
 from van_mm.apis import build_from_config, load_config, switch_to_deploy
 from van_mm.cli.common import add_backend_flag, deployed_model
@@ -49,7 +50,8 @@ def parse_args(argv=None):
     parser.add_argument('--deploy', action='store_true',
                         help='VAN deploy mode (BN and layer scale folded)')
     parser.add_argument('--channels-last', action='store_true',
-                        help='channels_last memory format')
+                        help='channels_last memory format (a whole model '
+                        "with a VAN backbone: the backbone's stages)")
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone (inductor; on CPU '
                         'with weight freezing)')
@@ -105,7 +107,7 @@ def main(argv=None):
         except ValueError as e:
             raise SystemExit(f'--deploy: {e}')
     if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = to_channels_last(model, args.backbone)
     if args.compile:
         if args.device == 'cpu':
             import torch._inductor.config as inductor
