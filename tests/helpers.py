@@ -10,6 +10,7 @@ import io
 import itertools
 import os
 import re
+import shutil
 import site
 import subprocess
 import sys
@@ -393,7 +394,15 @@ def fresh_venv(root: Path) -> Tuple[str, Path]:
         [python, '-c', 'import site; print(site.getsitepackages()[0])'],
         capture_output=True, text=True, check=True).stdout.strip())
     outer = [p for p in site.getsitepackages() if os.path.isdir(p)]
-    (own / 'stack_env.pth').write_text(''.join(f'{p}\n' for p in outer))
+    # site reads .pth files in name order: the stack's paths ('_' sorts
+    # first), then setuptools' distutils shim, part of the stack (without
+    # it Python 3.12 has no distutils, which mmengine imports to log the
+    # environment)
+    (own / '_stack_env.pth').write_text(''.join(f'{p}\n' for p in outer))
+    for path in outer:
+        shim = Path(path) / 'distutils-precedence.pth'
+        if shim.is_file():
+            shutil.copy(shim, own / shim.name)
     return python, own
 
 
