@@ -298,7 +298,20 @@ class _Tee(io.TextIOBase):
 
 
 _loggers = itertools.count()
-_last_start = [0]
+
+
+def _wait_for_a_new_runner_name():
+    """mmengine names a runner's logger, message hub and log folder
+    ``{config}_%Y%m%d_%H%M%S`` after the second the runner is built in, and
+    hands out the existing logger for a name it knows: a runner built in the
+    same second as an earlier one in this process (the earlier run may have
+    built its runner a second after it started) would log to that run's
+    streams. Wait while a runner of the current second exists; the new one
+    is built in this second or later."""
+    from mmengine.logging import MMLogger
+    while any(name.endswith(time.strftime('_%Y%m%d_%H%M%S'))
+              for name in list(MMLogger._instance_dict)):
+        time.sleep(0.05)
 
 
 def _forget_visualizers():
@@ -321,11 +334,7 @@ def run(tool, *args, cwd) -> ToolRun:
     the interpreter prints it."""
     from mmengine.logging import MMLogger
     main = importlib.import_module(f'van_mm.cli.{tool}').main
-    # mmengine names a run's logger, visualizer and log folder after the
-    # second it starts in: one run per second
-    while int(time.time()) == _last_start[0]:
-        time.sleep(0.05)
-    _last_start[0] = int(time.time())
+    _wait_for_a_new_runner_name()
     _forget_visualizers()
     out, err = _Tee(sys.stdout), _Tee(sys.stderr)
     here = os.getcwd()
