@@ -97,6 +97,28 @@ def test_backbone_file_in_openvino_fp32_and_bf16(tmp_path):
         assert 1e-4 < min(errors) and max(errors) <= parity.BF16.rtol
 
 
+def test_a_calls_outputs_survive_the_next_call(tmp_path):
+    """OpenVINO reuses its output tensors from call to call; what a call
+    returned keeps its values after the next one (a segmentor's data
+    sample keeps its logits)."""
+    from van_mm import VAN
+    from van_mm.export import export_onnx
+    from van_mm.testing import randomize
+    model = randomize(VAN(arch=dict(embed_dims=[8, 8, 8, 8],
+                                    depths=[1, 1, 1, 1],
+                                    mlp_ratios=[2, 2, 2, 2])))
+    path = str(tmp_path / 'van.onnx')
+    export_onnx(model, path, (32, 32))
+    deployed = ovr.OpenVinoModel(model, path)
+    first = deployed.infer(dict(input=np.zeros((1, 3, 32, 32), np.float32)))
+    kept = {name: out.copy() for name, out in first.items()}
+    second = deployed.infer(dict(input=np.ones((1, 3, 32, 32), np.float32)))
+    assert len(first) == len(second) == 4
+    for name, out in first.items():
+        assert not np.array_equal(second[name], kept[name])
+        np.testing.assert_array_equal(out, kept[name])
+
+
 @pytest.mark.slow
 def test_segmentor_in_openvino_and_int8_through_the_tools(
         workspace, seg_ckpt, exported_segmentor, tmp_path):

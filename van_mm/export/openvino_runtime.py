@@ -148,9 +148,17 @@ class OpenVinoModel(DeployedModel):
         return onnx_metadata(path), inputs
 
     def infer(self, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        # The request's own output tensors (share_outputs), which its next
+        # call overwrites, copied once into memory torch allocates. numpy
+        # asks the kernel for huge pages for large arrays (madvise), and
+        # where free memory is fragmented the kernel compacts it first:
+        # each of the two copies numpy made (OpenVINO's, then ours) stalled
+        # up to 1 s at random on a segmentor's 150x512x512 logits.
         results = self.request.infer(
-            {k: np.ascontiguousarray(v) for k, v in feeds.items()})
-        return {p.any_name: np.array(results[p]) for p in self.outputs}
+            {k: np.ascontiguousarray(v) for k, v in feeds.items()},
+            share_outputs=True)
+        return {p.any_name: torch.from_numpy(results[p]).clone().numpy()
+                for p in self.outputs}
 
 
 class OpenVinoBf16Model(OpenVinoModel):
