@@ -52,8 +52,8 @@ def to_channels_last(model: nn.Module, backbone_only: bool) -> nn.Module:
     whole Mask R-CNN gives wrong detections, and so does converting only
     the backbone's weights). A bare backbone, or a model whose backbone has
     no such option, is converted whole."""
-    backbone = model if backbone_only else getattr(model, 'backbone', None)
-    if not backbone_only and hasattr(backbone, 'channels_last'):
+    backbone = None if backbone_only else getattr(model, 'backbone', None)
+    if hasattr(backbone, 'channels_last'):
         backbone.to(memory_format=torch.channels_last)
         backbone.channels_last = True
         return model
